@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pysechook_abi.h — the process/kernel ABI of pysectrace.
+ *
+ * This is the only contract between the audit hook running inside a Python
+ * process (hookmod/) and the tracer (bpf/ + userspace/).  Changing anything
+ * here changes PYSEC_USDT_ABI_VERSION.  Documented for users in
+ * docs/usdt-abi.md.
+ *
+ * USDT probe  provider "pysectrace", name "audit", with a semaphore
+ * (pysectrace_audit_semaphore): the hook does no work at all unless a tracer
+ * has attached and the kernel raised the semaphore.
+ *
+ *   arg1  u64          seq      per-process sequence number, starts at 1,
+ *                               reset in a forked child
+ *   arg2  const char * event    NUL-terminated audit event name
+ *   arg3  const u8 *   args     serialized arguments (format below)
+ *   arg4  u32          args_len bytes valid at args (<= PYSEC_ARGS_MAX)
+ *   arg5  u64          key      correlation key (0: none; reserved for the
+ *                               kernel correlation of syscalls)
+ *   arg6  u32          flags    PYSEC_F_* below
+ *
+ * Serialized arguments: the audit args tuple as one item.  Each item starts
+ * with a one-byte tag; integers are little-endian.
+ *
+ *   'N'                      None
+ *   'T' / 'F'                True / False
+ *   'i' i64                  int that fits in 64 bits
+ *   'I' u16 n, n bytes       int outside 64 bits, decimal ASCII
+ *   'd' f64                  float (IEEE-754 binary64)
+ *   's' u16 n, n bytes       str, UTF-8 (lone surrogates as their 3-byte
+ *                            "surrogatepass" form)
+ *   'b' u16 n, n bytes       bytes, raw
+ *   'S' u32 total, u16 n, n  str cut to its first n bytes (total: full
+ *                            UTF-8 length, PYSEC_STR_CAP applies)
+ *   'B' u32 total, u16 n, n  bytes cut likewise
+ *   '(' u16 n, n items       tuple
+ *   '[' u16 n, n items       list
+ *   '+' u32 n                (last item of a container) n items omitted,
+ *                            PYSEC_ITEMS_CAP applies
+ *   '>' u16 n, n bytes       tuple/list below PYSEC_DEPTH_CAP: type name
+ *   'o' u16 n, n bytes       any other type: its type name (tp_name)
+ *   '~'                      buffer full: everything after is missing, the
+ *                            counts of open containers are not reached
+ *
+ * Only exact builtin types are looked into; subclasses are 'o'.  The hook
+ * never runs user code to produce any of this.
+ */
+#ifndef PYSECHOOK_ABI_H
+#define PYSECHOOK_ABI_H
+
+#define PYSEC_USDT_PROVIDER "pysectrace"
+#define PYSEC_USDT_NAME "audit"
+#define PYSEC_USDT_ABI_VERSION 1
+
+#define PYSEC_ARGS_MAX 1024 /* serialized args buffer, bytes */
+#define PYSEC_EVENT_MAX 64  /* event name as copied by the tracer, bytes */
+#define PYSEC_STR_CAP 512   /* longest str/bytes payload kept whole */
+#define PYSEC_ITEMS_CAP 32  /* items serialized per tuple/list */
+#define PYSEC_DEPTH_CAP 4   /* nesting of tuples/lists looked into */
+
+/* flags (arg6) */
+#define PYSEC_F_TRUNCATED 0x1u /* the args buffer ends with '~' */
+#define PYSEC_F_MODULE 0x2u    /* hook installed by `import pysechook` */
+
+enum pysec_tag {
+	PYSEC_T_NONE = 'N',
+	PYSEC_T_TRUE = 'T',
+	PYSEC_T_FALSE = 'F',
+	PYSEC_T_INT = 'i',
+	PYSEC_T_BIGINT = 'I',
+	PYSEC_T_FLOAT = 'd',
+	PYSEC_T_STR = 's',
+	PYSEC_T_BYTES = 'b',
+	PYSEC_T_STR_CUT = 'S',
+	PYSEC_T_BYTES_CUT = 'B',
+	PYSEC_T_TUPLE = '(',
+	PYSEC_T_LIST = '[',
+	PYSEC_T_MORE = '+',
+	PYSEC_T_DEEP = '>',
+	PYSEC_T_OTHER = 'o',
+	PYSEC_T_END = '~',
+};
+
+#endif /* PYSECHOOK_ABI_H */

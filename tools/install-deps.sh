@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# install-deps.sh — install pysectrace's Debian build and test dependencies.
+#   tools/install-deps.sh            install whatever is missing (apt-get)
+#   tools/install-deps.sh --check    exit 0 when everything is present
+set -euo pipefail
+
+PACKAGES=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	libjson-c-dev libcmocka-dev systemtap-sdt-dev python3 python3-dev)
+
+missing() {
+	local out=()
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			out+=("$p")
+	done
+	echo "${out[@]:-}"
+}
+
+todo=$(missing)
+if [ "${1:-}" = "--check" ]; then
+	[ -z "$todo" ] && exit 0
+	echo "missing packages: $todo" >&2
+	exit 1
+fi
+[ -z "$todo" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: need root to install: $todo (run: sudo $0)" >&2
+	exit 1
+fi
+echo "install-deps: installing $todo" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $todo
