@@ -91,7 +91,7 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct pysec_audit_rec *r;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 n = args_len;
+	__u64 n = args_len & 0xffff;
 
 	if (!trace_all_hooked && !is_tracked(tgid))
 		return 0;
@@ -104,6 +104,7 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	r->args_len = args_len;
 	if (n > PYSEC_ARGS_MAX)
 		n = PYSEC_ARGS_MAX;
+	asm volatile("" : "+r"(n)); /* keep the bound on the register used below */
 	/* An unreadable buffer (hostile or unmapped) forwards as empty. */
 	if (bpf_probe_read_user(r->args, n, args) != 0)
 		n = 0;

@@ -7,6 +7,9 @@
 #ifndef PYSECTRACE_H
 #define PYSECTRACE_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h> /* user space; BPF gets them from vmlinux.h */
+#endif
 #include "../hookmod/pysechook_abi.h"
 
 #define PYSEC_KABI_VERSION 1

@@ -99,13 +99,17 @@ static int is_clean_utf8(const uint8_t *s, size_t n)
 	return 1;
 }
 
-/* Escaped text: \\, \xNN for non-UTF-8 bytes, \udNNN for surrogates. */
-static char *escape_text(const uint8_t *s, size_t n, int is_str)
+/*
+ * Escaped text: \\, \xNN for non-UTF-8 bytes, \udNNN for surrogates.  NUL
+ * and other control characters stay as they are (JSON escapes them).
+ */
+static struct json_object *escaped_string(const uint8_t *s, size_t n, int is_str)
 {
 	char *out = malloc(n * 6 + 1), *o = out;
+	struct json_object *v;
 
 	if (!out)
-		return NULL;
+		return json_object_new_string("");
 	for (size_t i = 0; i < n;) {
 		int sur, l = utf8_seq(s + i, n - i, &sur);
 
@@ -126,7 +130,9 @@ static char *escape_text(const uint8_t *s, size_t n, int is_str)
 		}
 	}
 	*o = 0;
-	return out;
+	v = json_object_new_string_len(out, (int)(o - out));
+	free(out);
+	return v;
 }
 
 static struct json_object *text_value(const uint8_t *s, size_t n, int is_str, int cut,
@@ -140,10 +146,7 @@ static struct json_object *text_value(const uint8_t *s, size_t n, int is_str, in
 		if (!cut)
 			return text;
 	} else {
-		char *esc = escape_text(s, n, is_str);
-
-		text = json_object_new_string(esc ? esc : "");
-		free(esc);
+		text = escaped_string(s, n, is_str);
 	}
 	v = json_object_new_object();
 	json_object_object_add(v, !is_str ? "bytes" : clean ? "str" : "str_escaped", text);
@@ -238,18 +241,11 @@ static struct json_object *decode_item(struct rd *r, int depth)
 			return text_value(s, v, 1, cut, (uint32_t)total);
 		if (tag == PYSEC_T_BYTES || tag == PYSEC_T_BYTES_CUT)
 			return text_value(s, v, 0, cut, (uint32_t)total);
-		char *esc = escape_text(s, v, 0);
-		struct json_object *o;
+		struct json_object *o =
+			tagged(tag == PYSEC_T_BIGINT ? "int" : "type", escaped_string(s, v, 0));
 
-		if (tag == PYSEC_T_BIGINT) {
-			o = tagged("int", json_object_new_string(esc ? esc : ""));
-		} else {
-			o = tagged("type", json_object_new_string(esc ? esc : ""));
-			if (tag == PYSEC_T_DEEP)
-				json_object_object_add(o, "depth_limit",
-						       json_object_new_boolean(1));
-		}
-		free(esc);
+		if (tag == PYSEC_T_DEEP)
+			json_object_object_add(o, "depth_limit", json_object_new_boolean(1));
 		return o;
 	}
 	case PYSEC_T_TUPLE:

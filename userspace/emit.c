@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+/* emit.c — text and JSON-lines writer (docs/SCHEMA.md). */
+#define _GNU_SOURCE
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "argdecode.h"
+#include "emit.h"
+
+int pysec_parse_format(const char *s)
+{
+	if (!strcmp(s, "text"))
+		return PYSEC_FMT_TEXT;
+	if (!strcmp(s, "json"))
+		return PYSEC_FMT_JSON;
+	return -1;
+}
+
+int pysec_parse_show(const char *s)
+{
+	if (!strcmp(s, "audit"))
+		return PYSEC_SHOW_AUDIT;
+	if (!strcmp(s, "alerts"))
+		return PYSEC_SHOW_ALERTS;
+	if (!strcmp(s, "all"))
+		return PYSEC_SHOW_ALL;
+	return -1;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void pysec_emitter_init(struct pysec_emitter *e, FILE *out, enum pysec_format format,
+			enum pysec_show show)
+{
+	memset(e, 0, sizeof(*e));
+	e->out = out;
+	e->format = format;
+	e->show = show;
+	e->wall_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+}
+
+/* RFC 3339 UTC with nanoseconds, or (short) local time of day for text. */
+static void format_time(const struct pysec_emitter *e, uint64_t mono_ns, int rfc3339,
+			char *buf, size_t len)
+{
+	int64_t wall = (int64_t)mono_ns + e->wall_offset_ns;
+	time_t sec = (time_t)(wall / 1000000000);
+	long ns = (long)(wall % 1000000000);
+	struct tm tm;
+
+	if (rfc3339) {
+		gmtime_r(&sec, &tm);
+		size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+
+		snprintf(buf + n, len - n, ".%09ldZ", ns);
+	} else {
+		localtime_r(&sec, &tm);
+		size_t n = strftime(buf, len, "%H:%M:%S", &tm);
+
+		snprintf(buf + n, len - n, ".%06ld", ns / 1000);
+	}
+}
+
+static const char *record_type_name(uint32_t type)
+{
+	return type == PYSEC_REC_AUDIT ? "audit" : "process";
+}
+
+static const char *proc_action(uint32_t type)
+{
+	switch (type) {
+	case PYSEC_REC_FORK:
+		return "fork";
+	case PYSEC_REC_EXEC:
+		return "exec";
+	default:
+		return "exit";
+	}
+}
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_int(struct json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+/* comm is a kernel buffer of a process we do not trust: bound it. */
+static void comm_of(const struct pysec_hdr *h, char *out)
+{
+	memcpy(out, h->comm, PYSEC_COMM_LEN);
+	out[PYSEC_COMM_LEN - 1] = 0;
+}
+
+static struct json_object *json_header(const struct pysec_emitter *e, const struct pysec_hdr *h,
+				       const char *type)
+{
+	struct json_object *o = json_object_new_object();
+	char t[64], comm[PYSEC_COMM_LEN];
+
+	format_time(e, h->ts_ns, 1, t, sizeof(t));
+	comm_of(h, comm);
+	add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
+	add_str(o, "type", type);
+	add_str(o, "time", t);
+	add_int(o, "mono_ns", (int64_t)h->ts_ns);
+	add_int(o, "pid", h->pid);
+	add_int(o, "tid", h->tid);
+	if (h->ns_pid != h->pid || h->ns_tid != h->tid) {
+		add_int(o, "ns_pid", h->ns_pid);
+		add_int(o, "ns_tid", h->ns_tid);
+	}
+	add_int(o, "ppid", h->ppid);
+	json_object_object_add(o, "comm", json_object_new_string(comm));
+	return o;
+}
+
+static void write_json(struct pysec_emitter *e, struct json_object *o)
+{
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE),
+	      e->out);
+	fputc('\n', e->out);
+	json_object_put(o);
+	e->records++;
+}
+
+static void text_prefix(struct pysec_emitter *e, const struct pysec_hdr *h)
+{
+	char t[32], comm[PYSEC_COMM_LEN];
+
+	format_time(e, h->ts_ns, 0, t, sizeof(t));
+	comm_of(h, comm);
+	fprintf(e->out, "%s %s[%u", t, comm, h->pid);
+	if (h->tid != h->pid)
+		fprintf(e->out, "/%u", h->tid);
+	fputs("] ", e->out);
+}
+
+/* Copy of the event name, bounded and made printable. */
+static void event_name(const struct pysec_audit_rec *r, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < PYSEC_EVENT_MAX - 1 && r->event[i]; i++) {
+		unsigned char c = (unsigned char)r->event[i];
+
+		out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	out[i] = 0;
+}
+
+static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
+{
+	char ev[PYSEC_EVENT_MAX];
+	size_t n = r->args_copied < PYSEC_ARGS_MAX ? r->args_copied : PYSEC_ARGS_MAX;
+
+	event_name(r, ev);
+	if (e->show == PYSEC_SHOW_ALERTS ||
+	    (e->show == PYSEC_SHOW_AUDIT && pysec_event_is_frequent(ev)))
+		return;
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_header(e, &r->h, "audit");
+
+		add_str(o, "event", ev);
+		add_int(o, "seq", (int64_t)r->seq);
+		json_object_object_add(o, "args", pysec_args_to_json(r->args, n));
+		if (r->flags & PYSEC_F_TRUNCATED || r->args_len > n)
+			json_object_object_add(o, "truncated", json_object_new_boolean(1));
+		if (r->flags & PYSEC_F_MODULE)
+			add_str(o, "hook", "module");
+		write_json(e, o);
+		return;
+	}
+	char *args = pysec_args_to_text(r->args, n);
+
+	text_prefix(e, &r->h);
+	fprintf(e->out, "%s %s\n", ev, args ? args : "[]");
+	free(args);
+	e->records++;
+}
+
+static void emit_proc(struct pysec_emitter *e, const struct pysec_proc_rec *r)
+{
+	const char *action = proc_action(r->h.type);
+	char file[PYSEC_PATH_MAX];
+	int code = r->exit_code;
+
+	if (e->show != PYSEC_SHOW_ALL)
+		return;
+	memcpy(file, r->filename, sizeof(file));
+	file[sizeof(file) - 1] = 0;
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_header(e, &r->h, record_type_name(r->h.type));
+
+		add_str(o, "action", action);
+		if (r->h.type == PYSEC_REC_FORK)
+			add_int(o, "child_pid", r->child_pid);
+		if (r->h.type == PYSEC_REC_EXEC)
+			add_str(o, "filename", file);
+		if (r->h.type == PYSEC_REC_EXIT) {
+			if (code & 0x7f)
+				add_int(o, "exit_signal", code & 0x7f);
+			else
+				add_int(o, "exit_status", (code >> 8) & 0xff);
+		}
+		write_json(e, o);
+		return;
+	}
+	text_prefix(e, &r->h);
+	if (r->h.type == PYSEC_REC_FORK)
+		fprintf(e->out, "+fork child=%u\n", r->child_pid);
+	else if (r->h.type == PYSEC_REC_EXEC)
+		fprintf(e->out, "+exec %s\n", file);
+	else if (code & 0x7f)
+		fprintf(e->out, "+exit signal=%d\n", code & 0x7f);
+	else
+		fprintf(e->out, "+exit status=%d\n", (code >> 8) & 0xff);
+	e->records++;
+}
+
+void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size)
+{
+	const struct pysec_hdr *h = data;
+
+	if (size < sizeof(*h))
+		return;
+	switch (h->type) {
+	case PYSEC_REC_AUDIT:
+		if (size >= sizeof(struct pysec_audit_rec))
+			emit_audit(e, data);
+		break;
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		if (size >= sizeof(struct pysec_proc_rec))
+			emit_proc(e, data);
+		break;
+	default:
+		break;
+	}
+}
+
+void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost)
+{
+	if (!lost)
+		return;
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_object_new_object();
+		char t[64];
+
+		format_time(e, (uint64_t)clock_ns(CLOCK_MONOTONIC), 1, t, sizeof(t));
+		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
+		add_str(o, "type", "lost");
+		add_str(o, "time", t);
+		add_int(o, "mono_ns", clock_ns(CLOCK_MONOTONIC));
+		add_str(o, "stage", stage);
+		add_int(o, "count", (int64_t)lost);
+		write_json(e, o);
+	} else {
+		fprintf(e->out, "!! %llu events lost at %s\n", (unsigned long long)lost, stage);
+	}
+}

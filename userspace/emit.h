@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emit.h — the one writer of records for people and pipelines: text lines
+ * or JSON lines (schema: docs/SCHEMA.md).  Every verb's output goes
+ * through here.
+ */
+#ifndef PYSEC_EMIT_H
+#define PYSEC_EMIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pysectrace.h"
+
+#define PYSEC_SCHEMA_VERSION 1
+
+enum pysec_format { PYSEC_FMT_TEXT, PYSEC_FMT_JSON };
+enum pysec_show { PYSEC_SHOW_AUDIT, PYSEC_SHOW_ALERTS, PYSEC_SHOW_ALL };
+
+struct pysec_emitter {
+	FILE *out;
+	enum pysec_format format;
+	enum pysec_show show;
+	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t records;       /* records written */
+};
+
+/* Parse --format / --show values; -1 when unknown. */
+int pysec_parse_format(const char *s);
+int pysec_parse_show(const char *s);
+
+void pysec_emitter_init(struct pysec_emitter *e, FILE *out, enum pysec_format format,
+			enum pysec_show show);
+
+/* One record from the ring buffer (any PYSEC_REC_*); size as received. */
+void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size);
+
+/* Loss report: written whenever lost > 0, whatever --show says. */
+void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost);
+
+/*
+ * Audit events that do no I/O and fire very often (builtins.id,
+ * object.__getattr__, ...): hidden by --show audit, shown by --show all.
+ */
+int pysec_event_is_frequent(const char *event);
+
+#endif
