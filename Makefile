@@ -26,11 +26,12 @@ USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps clean install vmlinux test unit e2e bench-hook format lint help
+.PHONY: all deps clean install vmlinux test unit e2e bench-hook format lint help demo
 all: deps $(BUILD)/pysectrace $(BUILD)/libpysechook.so $(BUILD)/pysechook.abi3.so
 
 help:
 	@echo "make [all]      build into $(BUILD)/ (installs missing Debian packages)"
+	@echo "make demo       run tools/demo.py under pysectrace run (root)"
 	@echo "make test       unit + end-to-end tests (root, real BPF)"
 	@echo "make unit       unit tests only"
 	@echo "make e2e        end-to-end tests only"
@@ -111,3 +112,6 @@ lint: $(BUILD)/pysectrace.skel.h
 
 clean:
 	rm -rf $(BUILD)
+
+demo: all
+	$(BUILD)/pysectrace run -- /usr/bin/python3 tools/demo.py

@@ -294,13 +294,89 @@ struct json_object *pysec_args_to_json(const uint8_t *buf, size_t len)
 	return arr;
 }
 
+/* Text for humans: JSON-like, long strings cut to TEXT_STR_MAX with "...". */
+#define TEXT_STR_MAX 120
+
+static void text_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = (*len + n + 1) * 2;
+		char *nb = realloc(*buf, ncap);
+
+		if (!nb)
+			return;
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = 0;
+}
+
+static void text_value_of(struct json_object *v, char **buf, size_t *len, size_t *cap)
+{
+	const int fl = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+	switch (json_object_get_type(v)) {
+	case json_type_array:
+		text_append(buf, len, cap, "[", 1);
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			if (i)
+				text_append(buf, len, cap, ", ", 2);
+			text_value_of(json_object_array_get_idx(v, i), buf, len, cap);
+		}
+		text_append(buf, len, cap, "]", 1);
+		return;
+	case json_type_object: {
+		int first = 1;
+
+		text_append(buf, len, cap, "{", 1);
+		json_object_object_foreach(v, key, val) {
+			if (!first)
+				text_append(buf, len, cap, ", ", 2);
+			first = 0;
+			text_append(buf, len, cap, key, strlen(key));
+			text_append(buf, len, cap, ": ", 2);
+			text_value_of(val, buf, len, cap);
+		}
+		text_append(buf, len, cap, "}", 1);
+		return;
+	}
+	case json_type_string:
+		if (json_object_get_string_len(v) > TEXT_STR_MAX) {
+			const char *full = json_object_get_string(v);
+			int n = TEXT_STR_MAX;
+
+			while (n > 0 && ((unsigned char)full[n] & 0xc0) == 0x80)
+				n--; /* not inside a UTF-8 sequence */
+			struct json_object *cut = json_object_new_string_len(full, n);
+			const char *s = json_object_to_json_string_ext(cut, fl);
+
+			/* drop the closing quote, mark the cut */
+			text_append(buf, len, cap, s, strlen(s) - 1);
+			text_append(buf, len, cap, "...\"", 4);
+			json_object_put(cut);
+			return;
+		}
+		/* fall through */
+	default: {
+		const char *s = json_object_to_json_string_ext(v, fl);
+
+		text_append(buf, len, cap, s, strlen(s));
+	}
+	}
+}
+
 char *pysec_args_to_text(const uint8_t *buf, size_t len)
 {
 	struct json_object *arr = pysec_args_to_json(buf, len);
-	const char *s = json_object_to_json_string_ext(
-		arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	char *out = strdup(s ? s : "[]");
+	size_t tlen = 0, tcap = 256;
+	char *out = malloc(tcap);
 
+	if (out) {
+		out[0] = 0;
+		text_value_of(arr, &out, &tlen, &tcap);
+	}
 	json_object_put(arr);
 	return out;
 }

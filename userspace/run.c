@@ -34,6 +34,7 @@ struct run_opts {
 };
 
 static volatile sig_atomic_t child_pid;
+static struct bpf_link *module_link;
 
 static void usage(FILE *f)
 {
@@ -281,6 +282,29 @@ static int status_to_exit(int status)
 	return EXIT_TOOL_FAILED;
 }
 
+/*
+ * The extension-module form (pysechook.abi3.so) carries its own copy of the
+ * probe; attach to the one installed beside the hook library so that a
+ * descendant that drops LD_PRELOAD and imports pysechook is still seen.
+ */
+static void attach_module_copy(struct pysectrace_bpf *skel, const char *hook_lib)
+{
+	char path[PATH_MAX];
+	const char *slash = strrchr(hook_lib, '/');
+	struct bpf_link *link;
+
+	if (!slash || snprintf(path, sizeof(path), "%.*s/pysechook.abi3.so",
+			       (int)(slash - hook_lib), hook_lib) >= (int)sizeof(path) ||
+	    access(path, R_OK) != 0)
+		return;
+	link = bpf_program__attach_usdt(skel->progs.usdt__audit, -1, path, PYSEC_USDT_PROVIDER,
+					PYSEC_USDT_NAME, NULL);
+	if (!link)
+		pysec_err("warning: cannot attach to %s (import pysechook will not be seen): %s",
+			  path, strerror(errno));
+	module_link = link;
+}
+
 static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib)
 {
 	struct pysectrace_bpf *skel = pysectrace_bpf__open();
@@ -313,6 +337,7 @@ static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib)
 		return -1;
 	}
 	skel->links.usdt__audit = link; /* destroyed with the skeleton */
+	attach_module_copy(skel, hook_lib);
 	return 0;
 }
 
@@ -381,6 +406,8 @@ int cmd_run(int argc, char **argv)
 cleanup:
 	child_pid = 0;
 	ring_buffer__free(rb);
+	bpf_link__destroy(module_link);
+	module_link = NULL;
 	pysectrace_bpf__destroy(skel);
 	if (out && out != stderr && out != stdout)
 		fclose(out);
