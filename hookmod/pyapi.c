@@ -19,6 +19,8 @@ int pyapi_resolve(struct pysec_pyapi *api, void *handle)
 	RESOLVE(AddAuditHook, "PySys_AddAuditHook");
 	RESOLVE(Unicode_AsUTF8AndSize, "PyUnicode_AsUTF8AndSize");
 	RESOLVE(Unicode_AsEncodedString, "PyUnicode_AsEncodedString");
+	RESOLVE(Unicode_GetLength, "PyUnicode_GetLength");
+	RESOLVE(Unicode_Substring, "PyUnicode_Substring");
 	RESOLVE(Bytes_AsString, "PyBytes_AsString");
 	RESOLVE(Bytes_Size, "PyBytes_Size");
 	RESOLVE(Long_AsLongLongAndOverflow, "PyLong_AsLongLongAndOverflow");

@@ -21,6 +21,8 @@ struct pysec_pyapi {
 	int (*AddAuditHook)(pysec_audit_hook_fn, void *);
 	const char *(*Unicode_AsUTF8AndSize)(pyobj *, py_ssize_t *);
 	pyobj *(*Unicode_AsEncodedString)(pyobj *, const char *, const char *);
+	py_ssize_t (*Unicode_GetLength)(pyobj *);
+	pyobj *(*Unicode_Substring)(pyobj *, py_ssize_t, py_ssize_t);
 	char *(*Bytes_AsString)(pyobj *);
 	py_ssize_t (*Bytes_Size)(pyobj *);
 	long long (*Long_AsLongLongAndOverflow)(pyobj *, int *);

@@ -31,9 +31,10 @@
  *   's' u16 n, n bytes       str, UTF-8 (lone surrogates as their 3-byte
  *                            "surrogatepass" form)
  *   'b' u16 n, n bytes       bytes, raw
- *   'S' u32 total, u16 n, n  str cut to its first n bytes (total: full
- *                            UTF-8 length, PYSEC_STR_CAP applies)
- *   'B' u32 total, u16 n, n  bytes cut likewise
+ *   'S' u32 total, u16 n, n  str cut to its first n bytes of UTF-8 (total:
+ *                            len() of the str, in characters; at most
+ *                            PYSEC_STR_CAP characters are ever encoded)
+ *   'B' u32 total, u16 n, n  bytes cut likewise (total: len() in bytes)
  *   '(' u16 n, n items       tuple
  *   '[' u16 n, n items       list
  *   '+' u32 n                (last item of a container) n items omitted,

@@ -78,6 +78,16 @@ static int put_u64(struct sbuf *b, uint64_t v)
 	return put(b, le, 8);
 }
 
+/* A tag and its fixed-size payload go in whole or not at all. */
+static int put_tag(struct sbuf *b, uint8_t tag, size_t payload)
+{
+	if (room(b) < 1 + payload) {
+		end_full(b);
+		return -1;
+	}
+	return put_u8(b, tag);
+}
+
 static int put_short(struct sbuf *b, uint8_t tag, const char *s, size_t n)
 {
 	if (n > 0xffff)
@@ -110,15 +120,18 @@ static size_t utf8_cut(const char *s, size_t n)
 /*
  * str or bytes payload: whole when it fits under PYSEC_STR_CAP and in the
  * buffer, else cut (and the buffer closed when the buffer was the limit).
+ * total: the value's full length, reported with a cut (len() in Python
+ * terms: characters for str, bytes for bytes); whole: s is all of it.
  */
-static void put_text(struct sbuf *b, int is_str, const char *s, size_t n)
+static void put_text(struct sbuf *b, int is_str, const char *s, size_t n, size_t total,
+		     int whole)
 {
 	size_t keep = n;
 	int buffer_limited = 0;
 
 	if (keep > PYSEC_STR_CAP)
 		keep = PYSEC_STR_CAP;
-	if (keep == n && room(b) >= 3 + n) {
+	if (whole && keep == n && room(b) >= 3 + n) {
 		put_short(b, is_str ? PYSEC_T_STR : PYSEC_T_BYTES, s, n);
 		return;
 	}
@@ -133,7 +146,7 @@ static void put_text(struct sbuf *b, int is_str, const char *s, size_t n)
 	if (is_str)
 		keep = utf8_cut(s, keep);
 	put_u8(b, is_str ? PYSEC_T_STR_CUT : PYSEC_T_BYTES_CUT);
-	put_u32(b, n > 0xffffffffu ? 0xffffffffu : (uint32_t)n);
+	put_u32(b, total > 0xffffffffu ? 0xffffffffu : (uint32_t)total);
 	put_u16(b, (uint16_t)keep);
 	put(b, s, keep);
 	if (buffer_limited)
@@ -147,27 +160,50 @@ static void put_type_name(struct sbuf *b, uint8_t tag, const void *type)
 	put_short(b, tag, name ? name : "?", name ? strnlen(name, 128) : 1);
 }
 
+/*
+ * Encode at most PYSEC_STR_CAP characters: a huge str costs no more than a
+ * short one, and CPython does not cache a UTF-8 copy of it.
+ */
 static void ser_str(struct ser *s, pyobj *o)
 {
 	const struct pysec_pyapi *api = s->api;
-	py_ssize_t n = 0;
-	const char *u = api->Unicode_AsUTF8AndSize(o, &n);
+	py_ssize_t chars = api->Unicode_GetLength(o), n = 0;
+	pyobj *head = NULL, *enc = NULL;
+	const char *u;
 
-	if (u) {
-		put_text(&s->b, 1, u, (size_t)n);
-		return;
-	}
-	/* Lone surrogates: not UTF-8; keep them in their 3-byte form. */
-	api->Err_Clear();
-	pyobj *enc = api->Unicode_AsEncodedString(o, "utf-8", "surrogatepass");
-
-	if (!enc) {
+	if (chars < 0) {
 		api->Err_Clear();
 		put_type_name(&s->b, PYSEC_T_OTHER, pyapi_type(o));
 		return;
 	}
-	put_text(&s->b, 1, api->Bytes_AsString(enc), (size_t)api->Bytes_Size(enc));
-	api->DecRef(enc);
+	if (chars > PYSEC_STR_CAP) {
+		head = api->Unicode_Substring(o, 0, PYSEC_STR_CAP);
+		if (!head) {
+			api->Err_Clear();
+			put_type_name(&s->b, PYSEC_T_OTHER, pyapi_type(o));
+			return;
+		}
+	}
+	u = api->Unicode_AsUTF8AndSize(head ? head : o, &n);
+	if (!u) {
+		/* Lone surrogates: not UTF-8; keep them in their 3-byte form. */
+		api->Err_Clear();
+		enc = api->Unicode_AsEncodedString(head ? head : o, "utf-8", "surrogatepass");
+		if (enc) {
+			u = api->Bytes_AsString(enc);
+			n = api->Bytes_Size(enc);
+		} else {
+			api->Err_Clear();
+		}
+	}
+	if (u)
+		put_text(&s->b, 1, u, (size_t)n, (size_t)chars, !head);
+	else
+		put_type_name(&s->b, PYSEC_T_OTHER, pyapi_type(o));
+	if (enc)
+		api->DecRef(enc);
+	if (head)
+		api->DecRef(head);
 }
 
 static void ser_int(struct ser *s, pyobj *o)
@@ -178,8 +214,8 @@ static void ser_int(struct ser *s, pyobj *o)
 	char text[40];
 
 	if (!overflow) {
-		put_u8(&s->b, PYSEC_T_INT);
-		put_u64(&s->b, (uint64_t)v);
+		if (!put_tag(&s->b, PYSEC_T_INT, 8))
+			put_u64(&s->b, (uint64_t)v);
 		return;
 	}
 	/*
@@ -191,7 +227,10 @@ static void ser_int(struct ser *s, pyobj *o)
 
 	if (d == -1.0 && api->Err_Occurred()) {
 		api->Err_Clear();
-		put_short(&s->b, PYSEC_T_BIGINT, "~inf", 4);
+		if (overflow < 0)
+			put_short(&s->b, PYSEC_T_BIGINT, "~-inf", 5);
+		else
+			put_short(&s->b, PYSEC_T_BIGINT, "~inf", 4);
 		return;
 	}
 	if (fabs(d) < 1e76) {
@@ -228,7 +267,7 @@ static void ser_seq(struct ser *s, pyobj *o, int is_tuple, int depth)
 		api->Err_Clear();
 		n = shown = 0;
 	}
-	if (put_u8(&s->b, is_tuple ? PYSEC_T_TUPLE : PYSEC_T_LIST) ||
+	if (put_tag(&s->b, is_tuple ? PYSEC_T_TUPLE : PYSEC_T_LIST, 2) ||
 	    put_u16(&s->b, (uint16_t)(shown + (n > shown))))
 		return;
 	for (py_ssize_t i = 0; i < shown && !s->b.full; i++) {
@@ -242,8 +281,8 @@ static void ser_seq(struct ser *s, pyobj *o, int is_tuple, int depth)
 		ser_item(s, item, depth + 1);
 	}
 	if (n > shown && !s->b.full) {
-		put_u8(&s->b, PYSEC_T_MORE);
-		put_u32(&s->b, (uint32_t)(n - shown));
+		if (!put_tag(&s->b, PYSEC_T_MORE, 4))
+			put_u32(&s->b, (uint32_t)(n - shown));
 	}
 }
 
@@ -261,7 +300,9 @@ static void ser_item(struct ser *s, pyobj *o, int depth)
 	} else if (t == api->Unicode_Type) {
 		ser_str(s, o);
 	} else if (t == api->Bytes_Type) {
-		put_text(&s->b, 0, api->Bytes_AsString(o), (size_t)api->Bytes_Size(o));
+		size_t len = (size_t)api->Bytes_Size(o);
+
+		put_text(&s->b, 0, api->Bytes_AsString(o), len, len, 1);
 	} else if (t == api->Long_Type) {
 		ser_int(s, o);
 	} else if (t == api->Float_Type) {
@@ -269,7 +310,7 @@ static void ser_item(struct ser *s, pyobj *o, int depth)
 		uint64_t bits;
 
 		memcpy(&bits, &d, sizeof(bits));
-		if (!put_u8(&s->b, PYSEC_T_FLOAT))
+		if (!put_tag(&s->b, PYSEC_T_FLOAT, 8))
 			put_u64(&s->b, bits);
 	} else if (t == api->Tuple_Type) {
 		ser_seq(s, o, 1, depth);

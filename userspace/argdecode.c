@@ -177,7 +177,8 @@ static struct json_object *decode_seq(struct rd *r, int depth)
 	for (uint64_t i = 0; i < n && !r->stop; i++) {
 		struct json_object *item = decode_item(r, depth + 1);
 
-		if (item)
+		/* json-c's null is NULL: keep None, drop only a failed item */
+		if (item || !r->stop)
 			json_object_array_add(arr, item);
 	}
 	return arr;
@@ -279,7 +280,7 @@ struct json_object *pysec_args_to_json(const uint8_t *buf, size_t len)
 		if (len) { /* not a tuple: keep whatever the single item is */
 			struct json_object *item = decode_item(&r, 0);
 
-			if (item)
+			if (item || !r.stop)
 				json_object_array_add(arr, item);
 		}
 	}

@@ -228,10 +228,12 @@ static void test_bigint(void **state)
 	bb_reset();
 	bb_seq(PYSEC_T_TUPLE, 3);
 	bb_lit(PYSEC_T_BIGINT, "18446744073709551616");
-	bb_lit(PYSEC_T_BIGINT, "-100000000000000000000000000000000000000000000000000000000000000000000000");
+	bb_lit(PYSEC_T_BIGINT,
+	       "-100000000000000000000000000000000000000000000000000000000000000000000000");
 	bb_lit(PYSEC_T_BIGINT, "~1e+100");
 	check("[{\"int\":\"18446744073709551616\"},"
-	      "{\"int\":\"-100000000000000000000000000000000000000000000000000000000000000000000000\"},"
+	      "{\"int\":\"-1000000000000000000000000000000000000"
+	      "00000000000000000000000000000000000\"},"
 	      "{\"int\":\"~1e+100\"}]");
 }
 
@@ -288,7 +290,7 @@ static void test_str_surrogate(void **state)
 static void test_bytes(void **state)
 {
 	bb_reset();
-	bb_seq(PYSEC_T_TUPLE, 5);
+	bb_seq(PYSEC_T_TUPLE, 6);
 	bb_lit(PYSEC_T_BYTES, "");
 	bb_lit(PYSEC_T_BYTES, "plain");
 	/* a, b, backslash, 0xff, é (valid UTF-8 kept) */
@@ -297,10 +299,13 @@ static void test_bytes(void **state)
 	bb_lit(PYSEC_T_BYTES, "\xed\xb2\x80");
 	/* truncated multibyte sequence and overlong form */
 	bb_lit(PYSEC_T_BYTES, "\xe2\x82\xc0\x80");
+	/* overlong '/', beyond U+10FFFF, a lone continuation byte */
+	bb_lit(PYSEC_T_BYTES, "\xe0\x80\xaf\xf4\x90\x80\x80\xbf");
 	check("[{\"bytes\":\"\"},{\"bytes\":\"plain\"},"
 	      "{\"bytes\":\"ab\\\\\\\\\\\\xff\xc3\xa9\"},"
 	      "{\"bytes\":\"\\\\xed\\\\xb2\\\\x80\"},"
-	      "{\"bytes\":\"\\\\xe2\\\\x82\\\\xc0\\\\x80\"}]");
+	      "{\"bytes\":\"\\\\xe2\\\\x82\\\\xc0\\\\x80\"},"
+	      "{\"bytes\":\"\\\\xe0\\\\x80\\\\xaf\\\\xf4\\\\x90\\\\x80\\\\x80\\\\xbf\"}]");
 }
 
 /*
@@ -457,8 +462,7 @@ static void test_lengths_past_end(void **state)
 	/* int with 3 of its 8 bytes */
 	check_buf((const uint8_t *)"(\x01\x00i\x01\x02\x03", 7, "[{\"malformed\":4}]");
 	/* float with none */
-	check_buf((const uint8_t *)"(\x01\x00"
-				      "d", 4, "[{\"malformed\":4}]");
+	check_buf((const uint8_t *)"(\x01\x00" "d", 4, "[{\"malformed\":4}]");
 	/* '+' with 2 of 4 bytes */
 	check_buf((const uint8_t *)"(\x01\x00+\x01\x02", 6, "[{\"malformed\":4}]");
 	/* 'S' with a partial total */
