@@ -17,7 +17,7 @@ USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_FORTIFY_SOURCE=2 -I$(BUILD) -Ibpf
 	-DPYSECTRACE_VERSION=\"$(VERSION)\"
 USER_LIBS := -lbpf -lelf -lz -ljson-c
 HOOK_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -Ihookmod
-HOOK_SRCS := hookmod/hook.c hookmod/serialize.c hookmod/pyapi.c
+HOOK_SRCS := hookmod/hook.c hookmod/serialize.c hookmod/pyapi.c hookmod/correlate.c
 HOOK_HDRS := $(wildcard hookmod/*.h)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(VMLINUX_ARCH) -Ibpf \
 	-I/usr/include/$(shell uname -m)-linux-gnu -Wall

@@ -22,18 +22,50 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set before load: follow only the tree the user asked for. */
 const volatile int trace_all_hooked = 0;
 
-struct tracked_proc {
-	__u32 ppid;
-	__u32 pad;
-	__u64 start_ns;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
-	__type(value, struct tracked_proc);
+	__type(value, struct pysec_tracked);
 } tracked SEC(".maps");
+
+/* Expectation tokens of a thread (see hookmod/pysechook_abi.h). */
+#define TOKENS_PER_THREAD 4
+#define TOKEN_TTL_NS (1000ULL * 1000 * 1000)
+
+struct token {
+	__u64 key;
+	__u64 seq;
+	__u64 ts;
+	__u32 flags; /* 0: free slot */
+	__u32 pad;
+};
+
+struct token_set {
+	struct token t[TOKENS_PER_THREAD];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct token_set);
+} tokens SEC(".maps");
+
+/* Monitored syscalls between sys_enter and sys_exit, by tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pysec_sys_rec);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pysec_sys_rec);
+} sys_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -60,14 +92,8 @@ static __always_inline __u32 pid_nr_in_own_ns(struct pid *p)
 	return up.nr;
 }
 
-static __always_inline void *reserve(__u64 size, __u32 type, struct task_struct *task)
+static __always_inline void fill_hdr(struct pysec_hdr *h, __u32 type, struct task_struct *task)
 {
-	struct pysec_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!h) {
-		count(PYSEC_CNT_RB_LOST);
-		return NULL;
-	}
 	h->type = type;
 	h->pid = BPF_CORE_READ(task, tgid);
 	h->tid = BPF_CORE_READ(task, pid);
@@ -76,12 +102,99 @@ static __always_inline void *reserve(__u64 size, __u32 type, struct task_struct 
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->ts_ns = bpf_ktime_get_ns();
 	BPF_CORE_READ_STR_INTO(&h->comm, task, comm);
+}
+
+static __always_inline void *reserve(__u64 size, __u32 type, struct task_struct *task)
+{
+	struct pysec_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!h) {
+		count(PYSEC_CNT_RB_LOST);
+		return NULL;
+	}
+	fill_hdr(h, type, task);
 	return h;
 }
 
 static __always_inline int is_tracked(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
+}
+
+static __always_inline void token_put(__u32 tid, __u64 key, __u32 flags, __u64 seq)
+{
+	struct token_set *ts = bpf_map_lookup_elem(&tokens, &tid);
+	__u64 now = bpf_ktime_get_ns(), oldest = ~0ULL;
+	int slot = 0;
+
+	if (!ts) {
+		struct token_set zero = {};
+
+		bpf_map_update_elem(&tokens, &tid, &zero, BPF_NOEXIST);
+		ts = bpf_map_lookup_elem(&tokens, &tid);
+		if (!ts) {
+			count(PYSEC_CNT_TOKENS_FULL);
+			return;
+		}
+	}
+	/* the same expectation again (io.open then FileIO): refresh it */
+	for (int i = 0; i < TOKENS_PER_THREAD; i++) {
+		struct token *t = &ts->t[i];
+
+		if (t->flags == flags && t->key == key) {
+			slot = i;
+			goto store;
+		}
+		if (!t->flags || now - t->ts > TOKEN_TTL_NS) {
+			slot = i;
+			oldest = 0;
+		} else if (oldest && t->ts < oldest) {
+			slot = i;
+			oldest = t->ts;
+		}
+	}
+store:
+	if (slot < 0 || slot >= TOKENS_PER_THREAD)
+		return;
+	ts->t[slot].key = key;
+	ts->t[slot].seq = seq;
+	ts->t[slot].ts = now;
+	ts->t[slot].flags = flags;
+}
+
+/*
+ * Find a live token of `kind` for this syscall; consume it when asked.
+ * Returns the matched audit seq (0: none) and sets *why otherwise.
+ */
+static __always_inline __u64 token_match(__u32 tid, __u32 kind, __u64 key, __u16 port,
+					 int consume, __u32 *why)
+{
+	struct token_set *ts = bpf_map_lookup_elem(&tokens, &tid);
+	__u64 now = bpf_ktime_get_ns();
+	int had_kind = 0;
+
+	if (!ts) {
+		*why = PYSEC_WHY_NO_TOKEN;
+		return 0;
+	}
+	for (int i = 0; i < TOKENS_PER_THREAD; i++) {
+		struct token *t = &ts->t[i];
+		__u32 f = t->flags;
+
+		if (!f || PYSEC_TK_OF(f) != kind || now - t->ts > TOKEN_TTL_NS)
+			continue;
+		had_kind = 1;
+		if ((f & PYSEC_F_KEY_ANY) || ((f & PYSEC_F_KEY_PORT) && t->key == port) ||
+		    (!(f & (PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT)) && t->key == key)) {
+			__u64 seq = t->seq;
+
+			if (consume)
+				t->flags = 0;
+			return seq ? seq : 1;
+		}
+	}
+	*why = had_kind ? PYSEC_WHY_KEY : PYSEC_WHY_NO_TOKEN;
+	return 0;
 }
 
 SEC("usdt")
@@ -93,8 +206,15 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 n = args_len & 0xffff;
 
-	if (!trace_all_hooked && !is_tracked(tgid))
+	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+
+	if (!trace_all_hooked && !tp)
 		return 0;
+	if (tp && !tp->hooked)
+		tp->hooked = 1;
+	if (PYSEC_TK_OF(flags) != PYSEC_TK_NONE)
+		token_put((__u32)bpf_get_current_pid_tgid(), key, flags & (PYSEC_TK_MASK |
+					PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT), seq);
 	r = reserve(sizeof(*r), PYSEC_REC_AUDIT, task);
 	if (!r)
 		return 0;
@@ -116,46 +236,57 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	return 0;
 }
 
+/*
+ * subprocess.Popen, os.system, os.posix_spawn announce an exec that the
+ * child they fork (or vfork/clone) performs: the exec token moves to it.
+ */
+static __always_inline void move_exec_tokens(__u32 ptid, __u32 ctid)
+{
+	struct token_set *pts = bpf_map_lookup_elem(&tokens, &ptid);
+	struct token_set cts = {};
+	__u64 now = bpf_ktime_get_ns();
+	int moved = 0;
+
+	if (!pts)
+		return;
+	for (int i = 0; i < TOKENS_PER_THREAD; i++) {
+		struct token *t = &pts->t[i];
+
+		if (!t->flags || PYSEC_TK_OF(t->flags) != PYSEC_TK_EXEC || now - t->ts > TOKEN_TTL_NS)
+			continue;
+		cts.t[i] = *t;
+		cts.t[i].ts = now;
+		t->flags = 0;
+		moved = 1;
+	}
+	if (moved && bpf_map_update_elem(&tokens, &ctid, &cts, BPF_ANY) != 0)
+		count(PYSEC_CNT_TOKENS_FULL);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	struct tracked_proc v = {};
+	struct pysec_tracked v = {};
 	struct pysec_proc_rec *r;
 
 	if (ptgid == ctgid || !is_tracked(ptgid)) /* a thread, or untracked */
 		return 0;
+	struct pysec_tracked *ptp = bpf_map_lookup_elem(&tracked, &ptgid);
+
 	v.ppid = ptgid;
+	v.hooked = ptp ? ptp->hooked : 0; /* a fork runs the same image */
 	v.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&tracked, &ctgid, &v, BPF_ANY) != 0)
 		count(PYSEC_CNT_TRACKED_FULL);
+	move_exec_tokens(BPF_CORE_READ(parent, pid), BPF_CORE_READ(child, pid));
 	r = reserve(sizeof(*r), PYSEC_REC_FORK, parent);
 	if (!r)
 		return 0;
 	r->child_pid = ctgid;
 	r->exit_code = 0;
 	r->filename[0] = 0;
-	bpf_ringbuf_submit(r, 0);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
-	     struct linux_binprm *bprm)
-{
-	struct pysec_proc_rec *r;
-
-	if (!is_tracked(BPF_CORE_READ(p, tgid)))
-		return 0;
-	r = reserve(sizeof(*r), PYSEC_REC_EXEC, p);
-	if (!r)
-		return 0;
-	r->child_pid = 0;
-	r->exit_code = 0;
-	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename),
-				      BPF_CORE_READ(bprm, filename)) < 0)
-		r->filename[0] = 0;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
@@ -178,6 +309,385 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *p)
 	r->child_pid = 0;
 	r->exit_code = BPF_CORE_READ(p, exit_code);
 	r->filename[0] = 0;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* ---- monitored syscalls (x86-64 numbers) */
+#define NR_open 2
+#define NR_connect 42
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_execve 59
+#define NR_creat 85
+#define NR_openat 257
+#define NR_sendmmsg 307
+#define NR_execveat 322
+#define NR_io_uring_setup 425
+#define NR_openat2 437
+
+#define AT_FDCWD_ -100
+#define AF_UNIX_ 1
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+static __always_inline __u64 fnv_step(__u64 h, __u8 c)
+{
+	return (h ^ c) * PYSEC_FNV_PRIME;
+}
+
+/* Hash of the path (whole, or its basename) as both sides compute it. */
+static __always_inline __u64 hash_path(const char *p, int basename)
+{
+	__u64 h = PYSEC_FNV_OFFSET;
+
+	for (int i = 0; i < PYSEC_HASH_MAX; i++) {
+		__u8 c = p[i];
+
+		if (!c)
+			break;
+		if (basename && c == '/')
+			h = PYSEC_FNV_OFFSET;
+		else
+			h = fnv_step(h, c);
+	}
+	return h;
+}
+
+static __always_inline int read_path(struct pysec_sys_rec *r, const char *up)
+{
+	long n = bpf_probe_read_user_str(r->path, sizeof(r->path), up);
+
+	if (n <= 0) {
+		r->path[0] = 0;
+		r->path_len = 0;
+		return -1;
+	}
+	r->path_len = (__u32)(n - 1);
+	return 0;
+}
+
+/* Returns 1 when the address is one we monitor (inet, inet6, unix). */
+static __always_inline int read_sockaddr(struct pysec_sys_rec *r, const void *uaddr, __u32 alen)
+{
+	__u16 fam = 0;
+	__u8 port[2] = {};
+
+	if (!uaddr || bpf_probe_read_user(&fam, sizeof(fam), uaddr) != 0)
+		return 0;
+	r->family = fam;
+	if (fam == AF_INET_) {
+		bpf_probe_read_user(port, 2, uaddr + 2);
+		bpf_probe_read_user(r->addr, 4, uaddr + 4);
+	} else if (fam == AF_INET6_) {
+		bpf_probe_read_user(port, 2, uaddr + 2);
+		bpf_probe_read_user(r->addr, 16, uaddr + 8);
+	} else if (fam == AF_UNIX_) {
+		if (alen <= 2 || read_path(r, uaddr + 2) < 0)
+			r->path[0] = 0, r->path_len = 0;
+		r->key = hash_path(r->path, 0);
+		return 1;
+	} else {
+		return 0;
+	}
+	r->port = ((__u16)port[0] << 8) | port[1];
+	__u64 h = PYSEC_FNV_OFFSET;
+
+	h = fnv_step(h, fam & 0xff);
+	h = fnv_step(h, fam >> 8);
+	h = fnv_step(h, port[0]);
+	h = fnv_step(h, port[1]);
+	for (int i = 0; i < 16; i++) {
+		if (fam == AF_INET_ && i >= 4)
+			break;
+		h = fnv_step(h, r->addr[i]);
+	}
+	r->key = h;
+	return 1;
+}
+
+static __always_inline void read_argv(struct pysec_sys_rec *r, const char *const *argv)
+{
+	__u32 off = 0;
+
+	for (int i = 0; i < 8 && argv; i++) {
+		const char *a = NULL;
+		long n;
+
+		if (bpf_probe_read_user(&a, sizeof(a), &argv[i]) != 0 || !a)
+			break;
+		if (off >= PYSEC_SYS_ARGV_MAX - 1)
+			break;
+		n = bpf_probe_read_user_str(&r->argv[off & (PYSEC_SYS_ARGV_MAX - 1)],
+					    (PYSEC_SYS_ARGV_MAX - off) & (PYSEC_SYS_ARGV_MAX - 1), a);
+		if (n <= 0)
+			break;
+		off += (__u32)n;
+	}
+	r->argv_len = off;
+}
+
+struct msghdr_user {
+	void *name;
+	int namelen;
+};
+
+static __always_inline int sys_args(struct pysec_sys_rec *r, long nr, struct pt_regs *regs,
+				    __u32 *kind)
+{
+	unsigned long a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si);
+	unsigned long a2 = BPF_CORE_READ(regs, dx), a3 = BPF_CORE_READ(regs, r10);
+	unsigned long a4 = BPF_CORE_READ(regs, r8);
+	int unreadable = 0;
+
+	r->dirfd = AT_FDCWD_;
+	switch (nr) {
+	case NR_open:
+	case NR_creat:
+	case NR_openat:
+	case NR_openat2: {
+		const char *path = (const char *)(nr == NR_openat || nr == NR_openat2 ? a1 : a0);
+
+		*kind = PYSEC_TK_PATH;
+		if (nr == NR_openat || nr == NR_openat2)
+			r->dirfd = (int)a0;
+		if (nr == NR_open) {
+			r->flags = a1;
+			r->mode = (__u32)a2;
+		} else if (nr == NR_creat) {
+			r->flags = 01 | 0100 | 01000; /* O_WRONLY|O_CREAT|O_TRUNC */
+			r->mode = (__u32)a1;
+		} else if (nr == NR_openat) {
+			r->flags = a2;
+			r->mode = (__u32)a3;
+		} else {
+			struct { __u64 flags, mode, resolve; } how = {};
+
+			bpf_probe_read_user(&how, sizeof(how), (void *)a2);
+			r->flags = how.flags;
+			r->mode = (__u32)how.mode;
+		}
+		r->uptr = (__u64)path;
+		unreadable = read_path(r, path) < 0;
+		r->key = hash_path(r->path, 0);
+		break;
+	}
+	case NR_connect:
+		*kind = PYSEC_TK_CONNECT;
+		if (!read_sockaddr(r, (void *)a1, (__u32)a2))
+			return -1;
+		break;
+	case NR_sendto:
+		*kind = PYSEC_TK_CONNECT;
+		r->flags = a3;
+		if (!a4 || !read_sockaddr(r, (void *)a4, (__u32)BPF_CORE_READ(regs, r9)))
+			return -1; /* no destination: a connected socket */
+		break;
+	case NR_sendmsg:
+	case NR_sendmmsg: {
+		struct msghdr_user m = {};
+
+		*kind = PYSEC_TK_CONNECT;
+		r->flags = nr == NR_sendmsg ? a2 : a3;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)a1) != 0 || !m.name ||
+		    !read_sockaddr(r, m.name, (__u32)m.namelen))
+			return -1;
+		break;
+	}
+	case NR_execve:
+	case NR_execveat:
+		*kind = PYSEC_TK_EXEC;
+		if (nr == NR_execveat) {
+			r->dirfd = (int)a0;
+			r->flags = a4;
+			r->uptr = a1;
+			unreadable = read_path(r, (const char *)a1) < 0;
+			read_argv(r, (const char *const *)a2);
+		} else {
+			r->uptr = a0;
+			unreadable = read_path(r, (const char *)a0) < 0;
+			read_argv(r, (const char *const *)a1);
+		}
+		r->key = hash_path(r->path, 1);
+		break;
+	case NR_io_uring_setup:
+		*kind = PYSEC_TK_NONE;
+		r->flags = a0; /* entries */
+		break;
+	default:
+		return -1;
+	}
+	if (unreadable)
+		r->why |= PYSEC_WHY_UNREADABLE;
+	return 0;
+}
+
+static __always_inline int monitored(long nr)
+{
+	switch (nr) {
+	case NR_open: case NR_creat: case NR_openat: case NR_openat2:
+	case NR_connect: case NR_sendto: case NR_sendmsg: case NR_sendmmsg:
+	case NR_execve: case NR_execveat: case NR_io_uring_setup:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The verdict for a hooked process: a matching token → audited.  An
+ * argument that cannot be read is unaudited unless sys_exit can read it
+ * (a page the kernel faulted in meanwhile, typical in a fresh fork).
+ */
+static __always_inline void decide(struct pysec_sys_rec *r, __u32 tid)
+{
+	__u32 why = 0;
+
+	if (r->verdict != PYSEC_V_UNAUDITED)
+		return;
+	if (r->token_kind == PYSEC_TK_NONE) {
+		r->why |= PYSEC_WHY_NO_PYTHON_API;
+		return;
+	}
+	if (r->why & PYSEC_WHY_UNREADABLE)
+		return;
+	/* an exec token survives the failed attempts of a PATH search */
+	r->seq = token_match(tid, r->token_kind, r->key, r->port,
+			     r->token_kind != PYSEC_TK_EXEC, &why);
+	r->verdict = r->seq ? PYSEC_V_AUDITED : PYSEC_V_UNAUDITED;
+	r->why |= why;
+}
+
+/* Second chance for a path unreadable at sys_enter (see decide()). */
+static __always_inline void reread_path(struct pysec_sys_rec *r, const char *kpath, __u32 tid)
+{
+	long n;
+
+	if (!(r->why & PYSEC_WHY_UNREADABLE))
+		return;
+	if (kpath)
+		n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), kpath);
+	else
+		n = bpf_probe_read_user_str(r->path, sizeof(r->path), (const void *)r->uptr);
+	if (n <= 0)
+		return;
+	r->path_len = (__u32)(n - 1);
+	r->key = hash_path(r->path, r->token_kind == PYSEC_TK_EXEC);
+	r->why &= ~PYSEC_WHY_UNREADABLE;
+	r->why |= PYSEC_WHY_REREAD;
+	decide(r, tid);
+}
+
+#define VM_WRITE_ 0x2
+#define VM_EXEC_ 0x4
+
+struct origin {
+	__u32 origin_flags;
+	char origin[PYSEC_ORIGIN_MAX];
+};
+
+static long origin_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct origin *r = data;
+	struct file *f = BPF_CORE_READ(vma, vm_file);
+	unsigned long fl = BPF_CORE_READ(vma, vm_flags);
+
+	r->origin_flags = PYSEC_ORIGIN_FOUND | (fl & VM_EXEC_ ? PYSEC_ORIGIN_EXEC : 0) |
+			  (fl & VM_WRITE_ ? PYSEC_ORIGIN_WRITE : 0);
+	if (f) {
+		r->origin_flags |= PYSEC_ORIGIN_FILE;
+		bpf_probe_read_kernel_str(r->origin, sizeof(r->origin),
+					  BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(tp_btf__sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0, kind = 0;
+	struct pysec_tracked *tp;
+	struct pysec_sys_rec *r;
+
+	if (!monitored(id))
+		return 0;
+	tp = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!tp)
+		return 0;
+	r = bpf_map_lookup_elem(&sys_scratch, &zero);
+	if (!r)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	fill_hdr(&r->h, PYSEC_REC_SYSCALL, (struct task_struct *)bpf_get_current_task_btf());
+	r->enter_ns = r->h.ts_ns;
+	r->nr = (__u32)id;
+	r->ip = BPF_CORE_READ(regs, ip);
+	{
+		struct origin o = {};
+
+		bpf_find_vma((struct task_struct *)bpf_get_current_task_btf(), r->ip, origin_cb, &o, 0);
+		r->origin_flags = o.origin_flags;
+		__builtin_memcpy(r->origin, o.origin, sizeof(r->origin));
+	}
+	if (sys_args(r, id, regs, &kind) < 0)
+		return 0;
+	r->token_kind = kind;
+	r->verdict = tp->hooked ? PYSEC_V_UNAUDITED : PYSEC_V_UNHOOKED;
+	decide(r, tid);
+	if (bpf_map_update_elem(&pending, &tid, r, BPF_ANY) != 0)
+		count(PYSEC_CNT_PENDING_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pysec_sys_rec *r = bpf_map_lookup_elem(&pending, &tid);
+
+	if (!r)
+		return 0;
+	r->ret = ret;
+	r->h.ts_ns = bpf_ktime_get_ns();
+	if (r->token_kind == PYSEC_TK_PATH)
+		reread_path(r, NULL, tid);
+	if ((r->nr == NR_execve || r->nr == NR_execveat) && ret == 0 &&
+	    r->verdict == PYSEC_V_AUDITED) {
+		__u32 why = 0;
+
+		token_match(tid, PYSEC_TK_EXEC, r->key, 0, 1, &why); /* consumed */
+	}
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0) != 0)
+		count(PYSEC_CNT_RB_LOST);
+	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
+	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+	struct pysec_proc_rec *r;
+
+	if (!tp)
+		return 0;
+	struct pysec_sys_rec *pr = bpf_map_lookup_elem(&pending, &tid);
+
+	/* the old image's memory is gone at sys_exit: read the kernel's copy */
+	if (pr && pr->token_kind == PYSEC_TK_EXEC)
+		reread_path(pr, BPF_CORE_READ(bprm, filename), tid);
+	tp->hooked = 0; /* a new image: held to its hook once that arms */
+	bpf_map_delete_elem(&tokens, &tid);
+	r = reserve(sizeof(*r), PYSEC_REC_EXEC, p);
+	if (!r)
+		return 0;
+	r->child_pid = 0;
+	r->exit_code = 0;
+	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename),
+				      BPF_CORE_READ(bprm, filename)) < 0)
+		r->filename[0] = 0;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

@@ -21,7 +21,31 @@ enum pysec_rec_type {
 	PYSEC_REC_FORK = 2,  /* a tracked process forked a new process */
 	PYSEC_REC_EXEC = 3,  /* a tracked process exec'd */
 	PYSEC_REC_EXIT = 4,  /* the last thread of a tracked process exited */
+	PYSEC_REC_SYSCALL = 5, /* a monitored syscall, at its exit */
 };
+
+/* Kernel verdict on a monitored syscall (struct pysec_sys_rec.verdict). */
+enum pysec_verdict {
+	PYSEC_V_AUDITED = 1,   /* a token of this thread matched: consumed */
+	PYSEC_V_UNAUDITED = 2, /* hooked process, no token matched */
+	PYSEC_V_UNHOOKED = 3,  /* the process has not armed the hook (yet) */
+};
+
+/* Why a syscall is unaudited, as seen by the kernel (bit set). */
+#define PYSEC_WHY_NO_TOKEN 0x1u   /* the thread held no token of this kind */
+#define PYSEC_WHY_KEY 0x2u        /* tokens held, none with this key */
+#define PYSEC_WHY_UNREADABLE 0x4u /* the argument could not be read */
+#define PYSEC_WHY_NO_PYTHON_API 0x8u /* nothing in CPython makes it (io_uring) */
+#define PYSEC_WHY_SWAPPED 0x10u   /* the argument changed during the syscall */
+#define PYSEC_WHY_REREAD 0x20u    /* argument read at sys_exit (unreadable at entry) */
+
+#define PYSEC_SYS_ARGV_MAX 256
+#define PYSEC_ORIGIN_MAX 64
+
+#define PYSEC_ORIGIN_FOUND 0x1u /* ip is inside a mapping */
+#define PYSEC_ORIGIN_FILE 0x2u  /* file-backed (else anonymous memory) */
+#define PYSEC_ORIGIN_EXEC 0x4u  /* the mapping is executable */
+#define PYSEC_ORIGIN_WRITE 0x8u /* ... and writable */
 
 struct pysec_hdr {
 	__u32 type;   /* enum pysec_rec_type */
@@ -53,10 +77,48 @@ struct pysec_proc_rec {
 	char filename[PYSEC_PATH_MAX]; /* EXEC: the binary as exec'd */
 };
 
+/* Value of the `tracked` map: one per followed process (tgid). */
+struct pysec_tracked {
+	__u32 ppid;
+	__u32 hooked;   /* the hook armed in the current image */
+	__u64 start_ns;
+};
+
+struct pysec_sys_rec {
+	struct pysec_hdr h; /* ts_ns: at sys_exit */
+	__u64 enter_ns;
+	__s64 ret;
+	__u64 ip;       /* user instruction pointer of the syscall */
+	__u64 seq;      /* seq of the audit event whose token matched */
+	__u64 key;      /* key computed from the arguments */
+	__u32 nr;       /* syscall number (native ABI of the arch) */
+	__u32 verdict;  /* enum pysec_verdict */
+	__u32 why;      /* PYSEC_WHY_* */
+	__u32 token_kind;
+	__s32 dirfd;
+	__u32 pad;
+	__u64 flags;    /* open flags, send flags, exec flags */
+	__u32 mode;
+	__u16 family;   /* sockaddr family (connect/sendto/sendmsg) */
+	__u16 port;     /* host order */
+	__u8 addr[16];
+	__u64 uptr;     /* user pointer of the path (re-read at sys_exit) */
+	__u32 path_len; /* bytes at path, without the NUL */
+	__u32 argv_len; /* bytes at argv: NUL-separated, may be cut */
+	char path[PYSEC_PATH_MAX];   /* file, unix socket or program path */
+	char argv[PYSEC_SYS_ARGV_MAX];
+	/* the mapping of ip at sys_enter (bpf_find_vma): where the call came from */
+	__u32 origin_flags;          /* PYSEC_ORIGIN_* */
+	__u32 pad2;
+	char origin[PYSEC_ORIGIN_MAX]; /* file name of the mapping, if file-backed */
+};
+
 /* Indexes of the kernel-side counters (array map `counters`). */
 enum pysec_counter {
 	PYSEC_CNT_RB_LOST = 0, /* ring buffer reservations that failed */
 	PYSEC_CNT_TRACKED_FULL,/* processes not tracked: table full */
+	PYSEC_CNT_PENDING_FULL,/* syscalls not followed: pending table full */
+	PYSEC_CNT_TOKENS_FULL, /* tokens not stored: token table full */
 	PYSEC_CNT_MAX,
 };
 

@@ -4,20 +4,25 @@
  *
  * Without a tracer the hook costs one load and one branch per audit event:
  * the kernel raises pysectrace_audit_semaphore only while a uprobe is
- * attached to the probe site.  The probe site is a 5-byte nop so kernels
- * that optimize uprobes (>= 6.18, x86-64) can turn the trap into a call.
+ * attached to the probe site.  The probe site is sys/sdt.h's 1-byte nop:
+ * a 5-byte nop lets kernels >= 6.18 optimize the uprobe into a call, but
+ * on 6.18 a child forked after that crashes (SIGSEGV) at its first hit of
+ * the optimized site, so that is opt-in (-DPYSEC_PROBE_NOP5) until the
+ * kernel is fixed or `pysectrace probe` can tell a fixed one.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(PYSEC_PROBE_NOP5)
 #undef _SDT_NOP
 #define _SDT_NOP .nops 5
 #endif
 
+#include "correlate.h"
 #include "hook.h"
 #include "pysechook_abi.h"
 #include "serialize.h"
@@ -37,6 +42,13 @@ static int armed;
  */
 __attribute__((visibility("default"))) int pysechook_armed_in_process;
 
+/* The probe site: one place, so there is one address to attach to. */
+static __attribute__((noinline)) void fire(uint64_t n, const char *event, const uint8_t *buf,
+					   uint32_t len, uint64_t key, uint32_t flags)
+{
+	STAP_PROBE6(pysectrace, audit, n, event, buf, len, key, flags);
+}
+
 static int audit_hook(const char *event, pyobj *args, void *ud)
 {
 	uint8_t buf[PYSEC_ARGS_MAX];
@@ -50,11 +62,32 @@ static int audit_hook(const char *event, pyobj *args, void *ud)
 	n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 	len = pysec_serialize(&api, args, buf, sizeof(buf), &flags);
 	flags |= origin;
-	uint64_t key = 0;
-	uint32_t len32 = (uint32_t)len;
+	struct pysec_token tok = { 0 };
 
-	STAP_PROBE6(pysectrace, audit, n, event, buf, len32, key, flags);
+	if (pysec_token_for(&api, event, args, &tok))
+		flags |= tok.flags;
+	fire(n, event, buf, (uint32_t)len, tok.key, flags);
 	return 0;
+}
+
+/*
+ * Tell the tracer the hook is in place, before the interpreter runs: what
+ * the process does from here on is held against its audit events.  The
+ * args are built by hand: the interpreter may not be initialized yet.
+ */
+static void announce_armed(void)
+{
+	static const char what[2][8] = { "preload", "module" };
+	const char *w = what[(origin & PYSEC_F_MODULE) ? 1 : 0];
+	uint8_t buf[16] = { PYSEC_T_TUPLE, 1, 0, PYSEC_T_STR, 0, 0 };
+	size_t n = strlen(w);
+
+	if (!pysectrace_audit_semaphore)
+		return;
+	buf[4] = (uint8_t)n;
+	memcpy(buf + 6, w, n);
+	fire(__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), PYSEC_ARMED_EVENT, buf,
+	     (uint32_t)(6 + n), 0, origin | PYSEC_F_ARMED);
 }
 
 static void reset_seq_in_child(void)
@@ -83,5 +116,6 @@ int pysec_hook_arm(void *handle, uint32_t origin_flags)
 	armed = 1;
 	__atomic_store_n(&pysechook_armed_in_process, 1, __ATOMIC_RELEASE);
 	pthread_atfork(NULL, NULL, reset_seq_in_child);
+	announce_armed();
 	return 1;
 }

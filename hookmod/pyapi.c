@@ -20,6 +20,7 @@ int pyapi_resolve(struct pysec_pyapi *api, void *handle)
 	RESOLVE(Unicode_AsUTF8AndSize, "PyUnicode_AsUTF8AndSize");
 	RESOLVE(Unicode_AsEncodedString, "PyUnicode_AsEncodedString");
 	RESOLVE(Unicode_GetLength, "PyUnicode_GetLength");
+	RESOLVE(Unicode_EncodeFSDefault, "PyUnicode_EncodeFSDefault");
 	RESOLVE(Unicode_Substring, "PyUnicode_Substring");
 	RESOLVE(Bytes_AsString, "PyBytes_AsString");
 	RESOLVE(Bytes_Size, "PyBytes_Size");
@@ -36,6 +37,7 @@ int pyapi_resolve(struct pysec_pyapi *api, void *handle)
 	RESOLVE(Err_Restore, "PyErr_Restore");
 	RESOLVE(Err_Clear, "PyErr_Clear");
 	RESOLVE(DecRef, "Py_DecRef");
+	RESOLVE(IncRef, "Py_IncRef");
 	RESOLVE(Unicode_Type, "PyUnicode_Type");
 	RESOLVE(Bytes_Type, "PyBytes_Type");
 	RESOLVE(Long_Type, "PyLong_Type");

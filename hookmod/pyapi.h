@@ -22,6 +22,7 @@ struct pysec_pyapi {
 	const char *(*Unicode_AsUTF8AndSize)(pyobj *, py_ssize_t *);
 	pyobj *(*Unicode_AsEncodedString)(pyobj *, const char *, const char *);
 	py_ssize_t (*Unicode_GetLength)(pyobj *);
+	pyobj *(*Unicode_EncodeFSDefault)(pyobj *);
 	pyobj *(*Unicode_Substring)(pyobj *, py_ssize_t, py_ssize_t);
 	char *(*Bytes_AsString)(pyobj *);
 	py_ssize_t (*Bytes_Size)(pyobj *);
@@ -38,6 +39,7 @@ struct pysec_pyapi {
 	void (*Err_Restore)(pyobj *, pyobj *, pyobj *);
 	void (*Err_Clear)(void);
 	void (*DecRef)(pyobj *);
+	void (*IncRef)(pyobj *);
 	/* type objects and singletons */
 	void *Unicode_Type, *Bytes_Type, *Long_Type, *Bool_Type, *Float_Type;
 	void *Tuple_Type, *List_Type;

@@ -16,9 +16,23 @@
  *   arg2  const char * event    NUL-terminated audit event name
  *   arg3  const u8 *   args     serialized arguments (format below)
  *   arg4  u32          args_len bytes valid at args (<= PYSEC_ARGS_MAX)
- *   arg5  u64          key      correlation key (0: none; reserved for the
- *                               kernel correlation of syscalls)
- *   arg6  u32          flags    PYSEC_F_* below
+ *   arg5  u64          key      correlation key of the syscall this event
+ *                               announces (see "Expectation tokens")
+ *   arg6  u32          flags    PYSEC_F_* below; bits 8-11: token kind
+ *
+ * Expectation tokens.  An event that announces a monitored syscall carries
+ * a token kind (PYSEC_TK_*) and a key computed in-process, so the kernel
+ * compares numbers instead of parsing Python objects:
+ *   PYSEC_TK_PATH    open family: pysec_hash() of the fs-encoded path
+ *                    bytes exactly as the syscall receives them
+ *   PYSEC_TK_CONNECT connect/sendto/sendmsg: pysec_hash() of the sockaddr
+ *                    key (family, port, address; see pysec_sockaddr_key),
+ *                    or with PYSEC_F_KEY_PORT the port alone (host name
+ *                    resolved inside connect) or PYSEC_F_KEY_ANY
+ *   PYSEC_TK_EXEC    execve/execveat: pysec_hash() of the basename of the
+ *                    program (a PATH search tries several directories)
+ * PYSEC_F_KEY_ANY: the event's argument could not be keyed without running
+ * user code (a PathLike object): the token matches any syscall of its kind.
  *
  * Serialized arguments: the audit args tuple as one item.  Each item starts
  * with a one-byte tag; integers are little-endian.
@@ -63,6 +77,33 @@
 /* flags (arg6) */
 #define PYSEC_F_TRUNCATED 0x1u /* the args buffer ends with '~' */
 #define PYSEC_F_MODULE 0x2u    /* hook installed by `import pysechook` */
+#define PYSEC_F_KEY_ANY 0x4u   /* token matches any syscall of its kind */
+#define PYSEC_F_KEY_PORT 0x8u  /* CONNECT token: key is the port only */
+#define PYSEC_F_ARMED 0x10u    /* the hook's own "pysectrace.armed" event */
+#define PYSEC_TK_SHIFT 8
+#define PYSEC_TK_MASK 0xf00u
+#define PYSEC_TK_OF(flags) (((flags) & PYSEC_TK_MASK) >> PYSEC_TK_SHIFT)
+
+/* The event the hook fires once when it arms (before Py_Initialize). */
+#define PYSEC_ARMED_EVENT "pysectrace.armed"
+
+enum pysec_token_kind {
+	PYSEC_TK_NONE = 0,
+	PYSEC_TK_PATH = 1,
+	PYSEC_TK_CONNECT = 2,
+	PYSEC_TK_EXEC = 3,
+};
+
+/* Longest path prefix both sides hash (the kernel copies this much). */
+#define PYSEC_HASH_MAX 255
+
+/*
+ * FNV-1a 64 over at most PYSEC_HASH_MAX bytes, stopping at a NUL: the same
+ * function in the hook (C) and in BPF (bpf/pysectrace.bpf.c unrolls it
+ * over its copy of the string).
+ */
+#define PYSEC_FNV_OFFSET 0xcbf29ce484222325ULL
+#define PYSEC_FNV_PRIME 0x100000001b3ULL
 
 enum pysec_tag {
 	PYSEC_T_NONE = 'N',

@@ -157,6 +157,16 @@ static struct json_object *text_value(const uint8_t *s, size_t n, int is_str, in
 	return v;
 }
 
+struct json_object *pysec_bytes_to_json(const void *s, size_t n)
+{
+	if (is_clean_utf8(s, n))
+		return json_object_new_string_len(s, (int)n);
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "bytes", escaped_string(s, n, 0));
+	return o;
+}
+
 static struct json_object *tagged(const char *key, struct json_object *val)
 {
 	struct json_object *o = json_object_new_object();

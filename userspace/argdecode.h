@@ -27,6 +27,12 @@
  */
 struct json_object *pysec_args_to_json(const uint8_t *buf, size_t len);
 
+/*
+ * A byte string from the kernel (a path): a JSON string when it is UTF-8,
+ * else {"bytes": "escaped"} as above.
+ */
+struct json_object *pysec_bytes_to_json(const void *s, size_t n);
+
 /* Render the args as one line of text for humans (caller frees). */
 char *pysec_args_to_text(const uint8_t *buf, size_t len);
 

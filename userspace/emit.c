@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* emit.c — text and JSON-lines writer (docs/SCHEMA.md). */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "procinfo.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +51,7 @@ void pysec_emitter_init(struct pysec_emitter *e, FILE *out, enum pysec_format fo
 	e->format = format;
 	e->show = show;
 	e->wall_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	e->color = format == PYSEC_FMT_TEXT && isatty(fileno(out));
 }
 
 /* RFC 3339 UTC with nanoseconds, or (short) local time of day for text. */
@@ -230,7 +237,119 @@ static void emit_proc(struct pysec_emitter *e, const struct pysec_proc_rec *r)
 	e->records++;
 }
 
-void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size)
+static const char *verdict_name(uint32_t v)
+{
+	return v == PYSEC_V_AUDITED ? "audited" : v == PYSEC_V_UNAUDITED ? "unaudited" : "unhooked";
+}
+
+const char *pysec_syscall_name(uint32_t nr)
+{
+	switch (nr) {
+	case 2: return "open";
+	case 42: return "connect";
+	case 44: return "sendto";
+	case 46: return "sendmsg";
+	case 59: return "execve";
+	case 85: return "creat";
+	case 257: return "openat";
+	case 307: return "sendmmsg";
+	case 322: return "execveat";
+	case 425: return "io_uring_setup";
+	case 437: return "openat2";
+	default: return "unknown";
+	}
+}
+
+/* The decoded arguments of a syscall record, added to o. */
+void pysec_json_syscall_args(struct json_object *o, const struct pysec_sys_rec *r)
+{
+	size_t plen = r->path_len < PYSEC_PATH_MAX ? r->path_len : PYSEC_PATH_MAX - 1;
+
+	add_str(o, "syscall", pysec_syscall_name(r->nr));
+	add_int(o, "ret", r->ret);
+	switch (r->token_kind) {
+	case PYSEC_TK_PATH:
+		json_object_object_add(o, "path", pysec_bytes_to_json(r->path, plen));
+		add_int(o, "dirfd", r->dirfd);
+		add_int(o, "flags", (int64_t)r->flags);
+		break;
+	case PYSEC_TK_CONNECT: {
+		char a[64] = "";
+
+		if (r->family == AF_INET || r->family == AF_INET6) {
+			inet_ntop(r->family, r->addr, a, sizeof(a));
+			add_str(o, "family", r->family == AF_INET ? "AF_INET" : "AF_INET6");
+			add_str(o, "addr", a);
+			add_int(o, "port", r->port);
+		} else {
+			add_str(o, "family", "AF_UNIX");
+			json_object_object_add(o, "path", pysec_bytes_to_json(r->path, plen));
+		}
+		break;
+	}
+	case PYSEC_TK_EXEC: {
+		struct json_object *argv = json_object_new_array();
+		size_t n = r->argv_len < PYSEC_SYS_ARGV_MAX ? r->argv_len : PYSEC_SYS_ARGV_MAX;
+
+		json_object_object_add(o, "path", pysec_bytes_to_json(r->path, plen));
+		for (size_t i = 0; i < n;) {
+			size_t l = strnlen(r->argv + i, n - i);
+
+			json_object_array_add(argv, pysec_bytes_to_json(r->argv + i, l));
+			i += l + 1;
+		}
+		json_object_object_add(o, "argv", argv);
+		break;
+	}
+	default:
+		add_int(o, "arg0", (int64_t)r->flags);
+	}
+}
+
+/* "path" or "addr:port" of a decoded syscall, for text lines. */
+static const char *target_text(struct json_object *o)
+{
+	static char buf[PYSEC_PATH_MAX + 64];
+	struct json_object *v, *port;
+
+	if (json_object_object_get_ex(o, "addr", &v) && json_object_object_get_ex(o, "port", &port)) {
+		snprintf(buf, sizeof(buf), "%s:%d", json_object_get_string(v),
+			 json_object_get_int(port));
+		return buf;
+	}
+	if (json_object_object_get_ex(o, "path", &v))
+		return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
+	return "";
+}
+
+static void emit_syscall(struct pysec_emitter *e, const struct pysec_sys_rec *r,
+			 const char *explained)
+{
+	if (e->show != PYSEC_SHOW_ALL)
+		return;
+	struct json_object *o = json_header(e, &r->h, "syscall");
+
+	pysec_json_syscall_args(o, r);
+	add_str(o, "verdict", verdict_name(r->verdict));
+	json_object_object_add(o, "audited", json_object_new_boolean(r->verdict == PYSEC_V_AUDITED));
+	if (r->seq)
+		add_int(o, "seq", (int64_t)r->seq);
+	if (explained)
+		add_str(o, "explained_by", explained);
+	if (e->format == PYSEC_FMT_JSON) {
+		write_json(e, o);
+		return;
+	}
+	text_prefix(e, &r->h);
+	fprintf(e->out, "~%s %s %s%s%s\n", pysec_syscall_name(r->nr), target_text(o),
+		verdict_name(r->verdict), explained ? " by " : "", explained ? explained : "");
+	json_object_put(o);
+	e->records++;
+}
+
+void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size,
+		       const char *explained)
 {
 	const struct pysec_hdr *h = data;
 
@@ -246,6 +365,10 @@ void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size)
 	case PYSEC_REC_EXIT:
 		if (size >= sizeof(struct pysec_proc_rec))
 			emit_proc(e, data);
+		break;
+	case PYSEC_REC_SYSCALL:
+		if (size >= sizeof(struct pysec_sys_rec))
+			emit_syscall(e, data, explained);
 		break;
 	default:
 		break;
@@ -271,4 +394,103 @@ void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost)
 	} else {
 		fprintf(e->out, "!! %llu events lost at %s\n", (unsigned long long)lost, stage);
 	}
+}
+
+/*
+ * Where the syscall came from: the full path from /proc when the process
+ * still has that mapping, else the file name the kernel saw at sys_enter;
+ * "[anon]" for anonymous memory (shellcode, JIT).
+ */
+static void origin_of(const struct pysec_sys_rec *r, char *out, size_t len, int *exec)
+{
+	char name[PYSEC_ORIGIN_MAX];
+
+	memcpy(name, r->origin, sizeof(name));
+	name[sizeof(name) - 1] = 0;
+	*exec = !!(r->origin_flags & PYSEC_ORIGIN_EXEC);
+	if (!(r->origin_flags & PYSEC_ORIGIN_FOUND)) {
+		snprintf(out, len, "?");
+		return;
+	}
+	if (!(r->origin_flags & PYSEC_ORIGIN_FILE)) {
+		snprintf(out, len, "[anon]");
+		return;
+	}
+	int e2 = 0;
+	pysec_ip_origin(r->h.pid, r->ip, out, len, &e2);
+	const char *b = strrchr(out, '/');
+
+	if (!out[0] || strcmp(b ? b + 1 : out, name))
+		snprintf(out, len, "%s", name); /* mapping changed or gone */
+}
+
+static struct json_object *alert_context(const struct pysec_alert *a)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (unsigned i = PYSEC_CTX_EVENTS; i-- > 0;) {
+		const struct pysec_event_ctx *ev = pysec_thread_last(a->thr, i);
+
+		if (!ev)
+			continue;
+		struct json_object *o = json_object_new_object();
+
+		add_int(o, "seq", (int64_t)ev->seq);
+		add_str(o, "event", ev->event);
+		json_object_object_add(o, "args", json_object_get(ev->args));
+		add_int(o, "mono_ns", (int64_t)ev->ts_ns);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
+{
+	const struct pysec_sys_rec *r = a->sys;
+	struct json_object *o = json_header(e, &r->h, "alert"), *proc, *origin;
+	char where[PYSEC_PATH_MAX + 32];
+	int exec = 0;
+
+	add_str(o, "kind", a->kind);
+	pysec_json_syscall_args(o, r);
+	add_str(o, "reason", a->reason);
+	add_int(o, "count", (int64_t)a->count);
+	origin = json_object_new_object();
+	origin_of(r, where, sizeof(where), &exec);
+	{
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "0x%llx", (unsigned long long)r->ip);
+		add_str(origin, "ip", ip);
+	}
+	add_str(origin, "mapping", where);
+	json_object_object_add(origin, "executable", json_object_new_boolean(exec));
+	json_object_object_add(o, "origin", origin);
+	json_object_object_add(o, "context", alert_context(a));
+	proc = json_object_new_object();
+	if (a->proc) {
+		if (a->proc->script[0])
+			add_str(proc, "script", a->proc->script);
+		char id[64];
+
+		snprintf(id, sizeof(id), "%u@%llu", a->proc->pid,
+			 (unsigned long long)a->proc->image_ns);
+		add_str(proc, "id", id);
+	}
+	pysec_proc_identity(r->h.pid, proc);
+	json_object_object_add(o, "process", proc);
+	e->alerts++;
+	if (e->format == PYSEC_FMT_JSON) {
+		write_json(e, o);
+		return;
+	}
+	text_prefix(e, &r->h);
+	fprintf(e->out, "%sALERT %s%s %s %s from %s%s: %s%s\n", e->color ? "\033[1;31m" : "",
+		a->kind, a->count > 1 ? " (repeated)" : "", pysec_syscall_name(r->nr),
+		target_text(o), where[0] ? where : "?", a->count > 1 ? "" : "", a->reason,
+		e->color ? "\033[0m" : "");
+	if (a->count > 1)
+		fprintf(e->out, "  ... %llu identical alerts in all\n", (unsigned long long)a->count);
+	json_object_put(o);
+	e->records++;
 }

@@ -23,6 +23,8 @@ struct pysec_emitter {
 	enum pysec_show show;
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t records;       /* records written */
+	uint64_t alerts;        /* alerts written */
+	int color;              /* ANSI colours (text on a terminal) */
 };
 
 /* Parse --format / --show values; -1 when unknown. */
@@ -32,8 +34,19 @@ int pysec_parse_show(const char *s);
 void pysec_emitter_init(struct pysec_emitter *e, FILE *out, enum pysec_format format,
 			enum pysec_show show);
 
-/* One record from the ring buffer (any PYSEC_REC_*); size as received. */
-void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size);
+/*
+ * One record from the ring buffer (any PYSEC_REC_*); size as received.
+ * explained: for an unaudited syscall, the baseline rule that explains it.
+ */
+void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size,
+		       const char *explained);
+
+struct pysec_alert;
+/* An alert: always written, whatever --show says. */
+void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a);
+
+/* Name of a monitored syscall number. */
+const char *pysec_syscall_name(uint32_t nr);
 
 /* Loss report: written whenever lost > 0, whatever --show says. */
 void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "cli.h"
 #include "emit.h"
 #include "pysectrace.h"
@@ -147,10 +148,24 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
+struct pipeline {
+	struct pysec_emitter em;
+	struct pysec_classifier *cls;
+};
+
 static int on_record(void *ctx, void *data, size_t size)
 {
-	pysec_emit_record(ctx, data, size);
+	struct pipeline *p = ctx;
+	const char *explained = NULL;
+
+	pysec_classify(p->cls, data, size, &explained);
+	pysec_emit_record(&p->em, data, size, explained);
 	return 0;
+}
+
+static void on_alert(void *ctx, const struct pysec_alert *a)
+{
+	pysec_emit_alert(ctx, a);
 }
 
 /*
@@ -231,7 +246,7 @@ static int launch(struct pysectrace_bpf *skel, const struct run_opts *o, const c
 		  struct launched *l)
 {
 	int go[2], err[2];
-	struct { __u32 ppid, pad; __u64 start_ns; } v = { .ppid = (__u32)getpid() };
+	struct pysec_tracked v = { .ppid = (__u32)getpid() };
 	ssize_t n;
 
 	memset(l, 0, sizeof(*l));
@@ -345,7 +360,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct pysectrace_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
-	struct pysec_emitter em;
+	struct pipeline pl = { 0 };
 	struct launched child = { 0 };
 	struct run_opts o;
 	char hook_lib[PATH_MAX];
@@ -360,10 +375,15 @@ int cmd_run(int argc, char **argv)
 	out = open_output(o.output);
 	if (!out)
 		return EXIT_TOOL_FAILED;
-	pysec_emitter_init(&em, out, o.format, o.show);
+	pysec_emitter_init(&pl.em, out, o.format, o.show);
+	pl.cls = pysec_classifier_new(on_alert, &pl.em);
+	if (!pl.cls) {
+		pysec_err("out of memory");
+		goto cleanup;
+	}
 	if (load_bpf(&skel, hook_lib) < 0)
 		goto cleanup;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &em, NULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &pl, NULL);
 	if (!rb) {
 		pysec_err("cannot create the ring buffer reader: %s", strerror(errno));
 		goto cleanup;
@@ -395,7 +415,8 @@ int cmd_run(int argc, char **argv)
 	}
 	/* COMMAND is gone: what it did before exiting is already queued. */
 	ring_buffer__consume(rb);
-	pysec_emit_lost(&em, "kernel_ringbuf", skel->bss->counters[PYSEC_CNT_RB_LOST]);
+	pysec_classifier_flush(pl.cls);
+	pysec_emit_lost(&pl.em, "kernel_ringbuf", skel->bss->counters[PYSEC_CNT_RB_LOST]);
 	if (skel->bss->counters[PYSEC_CNT_RB_LOST])
 		pysec_err("%llu events were lost: the ring buffer was full",
 			  (unsigned long long)skel->bss->counters[PYSEC_CNT_RB_LOST]);
@@ -406,6 +427,7 @@ int cmd_run(int argc, char **argv)
 cleanup:
 	child_pid = 0;
 	ring_buffer__free(rb);
+	pysec_classifier_free(pl.cls);
 	bpf_link__destroy(module_link);
 	module_link = NULL;
 	pysectrace_bpf__destroy(skel);

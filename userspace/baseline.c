@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/*
+ * baseline.c — the interpreter's own known unaudited work: monitored
+ * syscalls that a hooked CPython makes with no audit event announcing
+ * them, and that are safe.  One table; every rule constrains the syscall's
+ * arguments (never just a time window), says why it is safe, and has a
+ * negative test (tests/e2e/test_bypass.py) showing that a native syscall
+ * of the same kind outside the rule is still alerted.  Sources:
+ * docs/correlation.md.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <string.h>
+
+#include "classify.h"
+
+#define NR_execve 59
+#define NR_execveat 322
+#define NR_connect 42
+
+static int has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+
+	return n >= m && !strcmp(s + n - m, suf);
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+static int is_open(const struct pysec_sysctx *x)
+{
+	return x->r->token_kind == PYSEC_TK_PATH;
+}
+
+/* Opened for reading only: no O_WRONLY/O_RDWR, no O_CREAT/O_TRUNC. */
+static int read_only(const struct pysec_sysctx *x)
+{
+	return is_open(x) && (x->r->flags & O_ACCMODE) == O_RDONLY &&
+	       !(x->r->flags & (O_CREAT | O_TRUNC));
+}
+
+/* name.so or name.so.N[.M...]: what the dynamic loader opens */
+static int is_shared_lib(const char *path)
+{
+	const char *b = base_name(path), *so = strstr(b, ".so");
+
+	while (so) {
+		const char *t = so + 3;
+
+		if (!*t)
+			return 1;
+		if (*t == '.') {
+			while (*t == '.' || (*t >= '0' && *t <= '9'))
+				t++;
+			if (!*t)
+				return 1;
+		}
+		so = strstr(so + 1, ".so");
+	}
+	return 0;
+}
+
+static int in_list(const char *path, const char *const *list)
+{
+	for (; *list; list++) {
+		size_t n = strlen(*list);
+
+		if ((*list)[n - 1] == '/' ? has_prefix(path, *list) : !strcmp(path, *list))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *last_event(const struct pysec_sysctx *x)
+{
+	const struct pysec_event_ctx *e = x->thr ? pysec_thread_last(x->thr, 0) : NULL;
+
+	return e ? e->event : "";
+}
+
+static const char *last_arg_str(const struct pysec_sysctx *x, size_t i)
+{
+	const struct pysec_event_ctx *e = x->thr ? pysec_thread_last(x->thr, 0) : NULL;
+	struct json_object *a;
+
+	if (!e || !e->args || i >= json_object_array_length(e->args))
+		return NULL;
+	a = json_object_array_get_idx(e->args, i);
+	if (json_object_is_type(a, json_type_object) && !json_object_object_get_ex(a, "bytes", &a))
+		return NULL;
+	return json_object_is_type(a, json_type_string) ? json_object_get_string(a) : NULL;
+}
+
+/* ---- the rules */
+
+/* ld.so maps the executable's libraries before any constructor runs */
+static int ld_so_before_hook(const struct pysec_sysctx *x)
+{
+	return x->prearm && read_only(x) &&
+	       (is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache") ||
+		!strcmp(x->path, "/etc/ld.so.preload") || strstr(x->path, "/glibc-hwcaps/"));
+}
+
+/*
+ * importing a C extension: the `import` event names the .so, then
+ * dlopen() opens it, its dependencies and ld.so.cache; OpenSSL-based
+ * modules read OpenSSL's configuration when the library initializes.
+ */
+static int dlopen_in_import(const struct pysec_sysctx *x)
+{
+	const char *ev = last_event(x), *so;
+
+	if (!read_only(x))
+		return 0;
+	if (!strcmp(ev, "ctypes.dlopen"))
+		return is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache");
+	if (strcmp(ev, "import") || !(so = last_arg_str(x, 1)) || !is_shared_lib(so))
+		return 0;
+	return !strcmp(x->path, so) || is_shared_lib(x->path) ||
+	       !strcmp(x->path, "/etc/ld.so.cache") ||
+	       (has_suffix(x->path, "/openssl.cnf") &&
+		(strstr(so, "/_hashlib.") || strstr(so, "/_ssl.")));
+}
+
+/* glibc loads locale, charset and time-zone data lazily, with no event */
+static int libc_locale_tz(const struct pysec_sysctx *x)
+{
+	static const char *const data[] = {
+		"/usr/lib/locale/", "/usr/share/locale/", "/usr/lib/x86_64-linux-gnu/gconv/",
+		"/usr/lib/aarch64-linux-gnu/gconv/", "/usr/lib64/gconv/", "/usr/lib/gconv/",
+		"/usr/share/zoneinfo/", "/etc/localtime", "/etc/locale.alias",
+		"/usr/share/i18n/", NULL,
+	};
+
+	return read_only(x) && in_list(x->path, data);
+}
+
+/*
+ * glibc's resolver reads its configuration lazily, also inside
+ * socket.connect/bind/sendto of a host name, where CPython resolves the
+ * name before it raises the event (Modules/socketmodule.c, setipaddr).
+ */
+static int libc_nss_config(const struct pysec_sysctx *x)
+{
+	static const char *const conf[] = {
+		"/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf", "/etc/host.conf",
+		"/etc/gai.conf", "/etc/services", "/etc/protocols", "/etc/networks", NULL,
+	};
+
+	return read_only(x) && in_list(x->path, conf);
+}
+
+/* glibc asks the name-service cache daemon first (AF_UNIX connect) */
+static int libc_nscd(const struct pysec_sysctx *x)
+{
+	static const char *const sock[] = {
+		"/var/run/nscd/socket", "/run/nscd/socket",
+		"/run/systemd/resolve/io.systemd.Resolve", NULL,
+	};
+
+	return x->r->nr == NR_connect && x->r->family == 1 /* AF_UNIX */ && in_list(x->path, sock);
+}
+
+/* OpenSSL's default trust store (ssl.create_default_context) */
+static int openssl_trust_store(const struct pysec_sysctx *x)
+{
+	static const char *const certs[] = {
+		"/etc/ssl/certs/", "/etc/ssl/certs", "/usr/lib/ssl/cert.pem", "/usr/lib/ssl/certs",
+		"/usr/lib/ssl/certs/", "/etc/ssl/cert.pem", "/usr/lib/ssl/openssl.cnf", NULL,
+	};
+
+	return read_only(x) && in_list(x->path, certs);
+}
+
+/* allocators (mimalloc in 3.13's libpython) read the overcommit policy */
+static int overcommit_policy(const struct pysec_sysctx *x)
+{
+	return read_only(x) && !strcmp(x->path, "/proc/sys/vm/overcommit_memory");
+}
+
+/* entropy for hash seeds and sqlite: reading it exposes nothing */
+static int urandom_read(const struct pysec_sysctx *x)
+{
+	return read_only(x) && (!strcmp(x->path, "/dev/urandom") || !strcmp(x->path, "/dev/random"));
+}
+
+/*
+ * sqlite opens its journal, WAL and shared-memory files and the database's
+ * directory itself, after an audited sqlite3.connect(db) in this process.
+ */
+static int sqlite_side_files(const struct pysec_sysctx *x)
+{
+	if (!is_open(x))
+		return 0;
+	for (unsigned i = 0; i < x->proc->ndbs; i++) {
+		const char *db = x->proc->dbs[i];
+		size_t n = strlen(db);
+		const char *slash = strrchr(db, '/');
+
+		if (!strcmp(x->path, db))
+			return 1;
+		if (!strncmp(x->path, db, n) &&
+		    (!strcmp(x->path + n, "-journal") || !strcmp(x->path + n, "-wal") ||
+		     !strcmp(x->path + n, "-shm")))
+			return 1;
+		if (read_only(x) && slash && (size_t)(slash - db) == strlen(x->path) &&
+		    !strncmp(x->path, db, (size_t)(slash - db)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The interpreter's path configuration, read before user code runs */
+static int interpreter_startup(const struct pysec_sysctx *x)
+{
+	const char *b = base_name(x->path);
+
+	return !x->proc->started && read_only(x) &&
+	       (!strcmp(b, "pyvenv.cfg") || !strcmp(b, "pybuilddir.txt") || has_suffix(b, "._pth"));
+}
+
+/* 3.12+: os.fork() counts threads in /proc/self/stat to warn about them */
+static int fork_thread_count(const struct pysec_sysctx *x)
+{
+	return read_only(x) && !strcmp(last_event(x), "os.fork") &&
+	       !strcmp(x->path, "/proc/self/stat");
+}
+
+/*
+ * _posixsubprocess in the child, between fork and exec: lists its fds to
+ * close them (no audit event: the child runs no Python code).
+ */
+static int subprocess_child_fds(const struct pysec_sysctx *x)
+{
+	return x->proc->spawn_child && read_only(x) &&
+	       (!strcmp(x->path, "/proc/self/fd") || !strcmp(x->path, "/dev/fd"));
+}
+
+/*
+ * multiprocessing (spawn, forkserver) re-executes this very interpreter
+ * through _posixsubprocess.fork_exec, which raises no event.
+ */
+static int multiprocessing_reexec(const struct pysec_sysctx *x)
+{
+	static const char *const mains[] = {
+		"from multiprocessing.spawn import spawn_main",
+		"from multiprocessing.forkserver import main",
+		"from multiprocessing.resource_tracker import main",
+		"from multiprocessing.semaphore_tracker import main",
+	};
+	const struct pysec_sys_rec *r = x->r;
+	size_t n = r->argv_len < PYSEC_SYS_ARGV_MAX ? r->argv_len : PYSEC_SYS_ARGV_MAX;
+	int dash_c = 0;
+
+	if (r->nr != NR_execve || !x->proc->exe[0] || strcmp(base_name(x->path), base_name(x->proc->exe)))
+		return 0;
+	for (size_t i = 0; i < n;) {
+		const char *a = r->argv + i;
+		size_t l = strnlen(a, n - i);
+
+		if (dash_c) {
+			for (size_t k = 0; k < sizeof(mains) / sizeof(mains[0]); k++)
+				if (l >= strlen(mains[k]) && !strncmp(a, mains[k], strlen(mains[k])))
+					return 1;
+			return 0;
+		}
+		dash_c = l == 2 && !strncmp(a, "-c", 2);
+		i += l + 1;
+	}
+	return 0;
+}
+
+static const struct baseline_rule {
+	const char *id;
+	int (*match)(const struct pysec_sysctx *x);
+	const char *reason;
+} rules[] = {
+	{ "ld_so_before_hook", ld_so_before_hook,
+	  "the dynamic loader maps libraries before the hook's constructor runs" },
+	{ "dlopen_in_import", dlopen_in_import,
+	  "dlopen() of a C extension named by the audited import (or ctypes.dlopen)" },
+	{ "libc_locale_tz", libc_locale_tz, "glibc reads locale/charset/time-zone data lazily" },
+	{ "libc_nss_config", libc_nss_config,
+	  "glibc's resolver reads its configuration (also inside CPython's setipaddr)" },
+	{ "libc_nscd", libc_nscd, "glibc asks the name-service cache daemon" },
+	{ "openssl_trust_store", openssl_trust_store, "OpenSSL reads its default trust store" },
+	{ "urandom_read", urandom_read, "reading system entropy" },
+	{ "overcommit_policy", overcommit_policy,
+	  "memory allocators read the kernel's overcommit policy" },
+	{ "sqlite_side_files", sqlite_side_files,
+	  "sqlite's journal/WAL/shm files of a database opened by audited sqlite3.connect" },
+	{ "interpreter_startup", interpreter_startup,
+	  "the interpreter's path configuration, before user code runs" },
+	{ "fork_thread_count", fork_thread_count, "os.fork() counting threads (3.12+)" },
+	{ "subprocess_child_fds", subprocess_child_fds,
+	  "_posixsubprocess closing fds in the child before exec" },
+	{ "multiprocessing_reexec", multiprocessing_reexec,
+	  "multiprocessing re-executing this interpreter (spawn/forkserver)" },
+};
+
+const char *pysec_baseline_explain(const struct pysec_sysctx *x)
+{
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (rules[i].match(x))
+			return rules[i].id;
+	return NULL;
+}

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+/*
+ * classify.c — per-process and per-thread context from the record stream,
+ * and the decision for every syscall the kernel found unaudited: explained
+ * by the baseline (baseline.c) or an alert.  Identical alerts are counted,
+ * not repeated.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "argdecode.h"
+#include "classify.h"
+
+#define PROC_BUCKETS 4096
+#define AGG_BUCKETS 4096
+
+struct proc_node {
+	struct pysec_proc p;
+	struct proc_node *next;
+};
+
+struct agg {
+	uint64_t key;
+	uint64_t count;
+	struct pysec_sys_rec first; /* for the final report */
+	struct pysec_proc *proc_copy;
+	struct agg *next;
+};
+
+struct pysec_classifier {
+	pysec_alert_fn fn;
+	void *ctx;
+	struct proc_node *procs[PROC_BUCKETS];
+	struct agg *aggs[AGG_BUCKETS];
+};
+
+struct pysec_classifier *pysec_classifier_new(pysec_alert_fn fn, void *ctx)
+{
+	struct pysec_classifier *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->fn = fn;
+		c->ctx = ctx;
+	}
+	return c;
+}
+
+static void thread_clear(struct pysec_thread *t)
+{
+	for (unsigned i = 0; i < PYSEC_CTX_EVENTS; i++) {
+		json_object_put(t->last[i].args);
+		t->last[i].args = NULL;
+	}
+	t->n = t->head = 0;
+}
+
+static void proc_free(struct proc_node *n)
+{
+	for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++)
+		thread_clear(&n->p.threads[i]);
+	free(n);
+}
+
+void pysec_classifier_free(struct pysec_classifier *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < PROC_BUCKETS; i++)
+		for (struct proc_node *n = c->procs[i], *nx; n; n = nx) {
+			nx = n->next;
+			proc_free(n);
+		}
+	for (size_t i = 0; i < AGG_BUCKETS; i++)
+		for (struct agg *a = c->aggs[i], *nx; a; a = nx) {
+			nx = a->next;
+			free(a->proc_copy);
+			free(a);
+		}
+	free(c);
+}
+
+static struct pysec_proc *proc_get(struct pysec_classifier *c, uint32_t pid, int create)
+{
+	struct proc_node **b = &c->procs[pid % PROC_BUCKETS], *n;
+
+	for (n = *b; n; n = n->next)
+		if (n->p.pid == pid)
+			return &n->p;
+	if (!create || !(n = calloc(1, sizeof(*n))))
+		return NULL;
+	n->p.pid = pid;
+	n->next = *b;
+	*b = n;
+	return &n->p;
+}
+
+static void proc_drop(struct pysec_classifier *c, uint32_t pid)
+{
+	for (struct proc_node **pp = &c->procs[pid % PROC_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->p.pid == pid) {
+			struct proc_node *n = *pp;
+
+			*pp = n->next;
+			proc_free(n);
+			return;
+		}
+	}
+}
+
+/* A new image: what the old one did and knew no longer applies. */
+static void proc_new_image(struct pysec_proc *p, uint64_t ts)
+{
+	for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++) {
+		thread_clear(&p->threads[i]);
+		p->threads[i].tid = 0;
+	}
+	p->armed = p->started = p->spawn_child = 0;
+	p->ndbs = p->nprearm = 0;
+	p->script[0] = 0;
+	p->image_ns = ts;
+}
+
+static struct pysec_thread *thread_get(struct pysec_proc *p, uint32_t tid, int create)
+{
+	struct pysec_thread *t;
+
+	for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++)
+		if (p->threads[i].tid == tid)
+			return &p->threads[i];
+	if (!create)
+		return NULL;
+	t = &p->threads[p->nthreads_next++ % PYSEC_THREADS_PER_PROC];
+	thread_clear(t);
+	t->tid = tid;
+	return t;
+}
+
+const struct pysec_event_ctx *pysec_thread_last(const struct pysec_thread *t, unsigned i)
+{
+	if (!t || i >= t->n)
+		return NULL;
+	return &t->last[(t->head + PYSEC_CTX_EVENTS - i) % PYSEC_CTX_EVENTS];
+}
+
+static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/* First argument as text (str or bytes), for paths named by events. */
+static const char *arg0_text(struct json_object *args)
+{
+	struct json_object *a;
+
+	if (!args || json_object_array_length(args) < 1)
+		return NULL;
+	a = json_object_array_get_idx(args, 0);
+	if (json_object_is_type(a, json_type_object) && !json_object_object_get_ex(a, "bytes", &a))
+		return NULL;
+	return json_object_is_type(a, json_type_string) ? json_object_get_string(a) : NULL;
+}
+
+static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r);
+static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
+		  int prearm, const char **explained);
+
+static void arm(struct pysec_classifier *c, struct pysec_proc *p)
+{
+	unsigned n = p->nprearm;
+
+	p->armed = 1;
+	p->nprearm = 0;
+	/* the held pre-arm syscalls happened in a hooked Python after all */
+	for (unsigned i = 0; i < n && i < PYSEC_PREARM_MAX; i++)
+		judge(c, p, &p->prearm[i], 1, NULL);
+}
+
+static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r)
+{
+	struct pysec_proc *p = proc_get(c, r->h.pid, 1);
+	struct pysec_thread *t;
+	struct pysec_event_ctx *e;
+	size_t n = r->args_copied < PYSEC_ARGS_MAX ? r->args_copied : PYSEC_ARGS_MAX;
+	const char *a0;
+
+	if (!p)
+		return;
+	if (!p->armed)
+		arm(c, p);
+	t = thread_get(p, r->h.tid, 1);
+	t->head = (t->head + 1) % PYSEC_CTX_EVENTS;
+	if (t->n < PYSEC_CTX_EVENTS)
+		t->n++;
+	e = &t->last[t->head];
+	json_object_put(e->args);
+	e->args = pysec_args_to_json(r->args, n);
+	e->seq = r->seq;
+	e->ts_ns = r->h.ts_ns;
+	copy_cstr(e->event, sizeof(e->event), r->event, strnlen(r->event, PYSEC_EVENT_MAX));
+	if (!strncmp(e->event, "cpython.run_", 12)) {
+		p->started = 1;
+		if (!strcmp(e->event, "cpython.run_file") && (a0 = arg0_text(e->args)))
+			copy_cstr(p->script, sizeof(p->script), a0, strlen(a0));
+	} else if (!strcmp(e->event, "sqlite3.connect") && (a0 = arg0_text(e->args)) &&
+		   strcmp(a0, ":memory:")) {
+		copy_cstr(p->dbs[p->ndbs % PYSEC_MAX_DBS], PYSEC_PATH_MAX, a0, strlen(a0));
+		p->ndbs = p->ndbs < PYSEC_MAX_DBS ? p->ndbs + 1 : PYSEC_MAX_DBS;
+	}
+}
+
+static uint64_t mix(uint64_t h, const void *d, size_t n)
+{
+	const unsigned char *p = d;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Identical: same process, syscall, arguments and code site. */
+static uint64_t alert_key(const struct pysec_sys_rec *r)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = mix(h, &r->h.pid, sizeof(r->h.pid));
+	h = mix(h, &r->nr, sizeof(r->nr));
+	h = mix(h, &r->key, sizeof(r->key));
+	h = mix(h, &r->ip, sizeof(r->ip));
+	return h;
+}
+
+static const char *reason_of(const struct pysec_sys_rec *r, int prearm)
+{
+	if (prearm)
+		return "made before the hook armed, and not by the dynamic loader";
+	if (r->why & PYSEC_WHY_NO_PYTHON_API)
+		return "no CPython API makes this syscall: native code did";
+	if (r->why & PYSEC_WHY_UNREADABLE)
+		return "its argument could not be read: counted as unaudited";
+	if (r->why & PYSEC_WHY_KEY)
+		return "the thread's audit events announced a different target";
+	return "no audit event of this thread announced it";
+}
+
+static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
+		  int prearm)
+{
+	uint64_t key = alert_key(r);
+	struct agg **b = &c->aggs[key % AGG_BUCKETS], *a;
+	struct pysec_alert al = {
+		.kind = "bypass", .reason = reason_of(r, prearm), .sys = r, .proc = p,
+		.thr = thread_get(p, r->h.tid, 0), .count = 1,
+	};
+
+	for (a = *b; a; a = a->next) {
+		if (a->key == key) {
+			a->count++;
+			return;
+		}
+	}
+	a = calloc(1, sizeof(*a));
+	if (a) {
+		a->key = key;
+		a->count = 1;
+		a->first = *r;
+		a->proc_copy = malloc(sizeof(*p));
+		if (a->proc_copy) {
+			memcpy(a->proc_copy, p, sizeof(*p));
+			memset(a->proc_copy->threads, 0, sizeof(p->threads)); /* not owned */
+		}
+		a->next = *b;
+		*b = a;
+	}
+	c->fn(c->ctx, &al);
+}
+
+static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
+		  int prearm, const char **explained)
+{
+	char path[PYSEC_PATH_MAX];
+	struct pysec_sysctx x = {
+		.r = r, .proc = p, .thr = thread_get(p, r->h.tid, 0), .path = path, .prearm = prearm,
+	};
+	const char *rule;
+
+	copy_cstr(path, sizeof(path), r->path, strnlen(r->path, sizeof(r->path)));
+	rule = pysec_baseline_explain(&x);
+	if (explained)
+		*explained = rule;
+	if (!rule)
+		alert(c, p, r, prearm);
+}
+
+static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r,
+		       const char **explained)
+{
+	struct pysec_proc *p = proc_get(c, r->h.pid, 1);
+
+	if (!p || r->verdict == PYSEC_V_AUDITED)
+		return;
+	if (r->verdict == PYSEC_V_UNAUDITED) {
+		if (!p->armed)
+			arm(c, p); /* the kernel saw the hook before we did */
+		judge(c, p, r, 0, explained);
+		return;
+	}
+	/*
+	 * Unhooked: the image has not armed (yet).  An exec belongs to the
+	 * image before it; the loader's work is explained now; anything else
+	 * waits for the hook to arm (a hooked Python) or not (anything else).
+	 */
+	if (r->token_kind == PYSEC_TK_EXEC)
+		return;
+	char path[PYSEC_PATH_MAX];
+	struct pysec_sysctx x = { .r = r, .proc = p, .thr = NULL, .path = path, .prearm = 1 };
+
+	copy_cstr(path, sizeof(path), r->path, strnlen(r->path, sizeof(r->path)));
+	*explained = pysec_baseline_explain(&x);
+	if (!*explained && p->nprearm < PYSEC_PREARM_MAX)
+		p->prearm[p->nprearm++] = *r;
+}
+
+static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
+{
+	struct pysec_proc *p, *child;
+	const struct pysec_thread *t;
+	const struct pysec_event_ctx *e;
+
+	switch (r->h.type) {
+	case PYSEC_REC_FORK:
+		p = proc_get(c, r->h.pid, 1);
+		child = proc_get(c, r->child_pid, 1);
+		if (!p || !child)
+			return;
+		proc_new_image(child, r->h.ts_ns);
+		child->ppid = r->h.pid;
+		child->armed = p->armed;
+		child->started = p->started;
+		memcpy(child->exe, p->exe, sizeof(child->exe));
+		memcpy(child->dbs, p->dbs, sizeof(child->dbs));
+		child->ndbs = p->ndbs;
+		t = thread_get(p, r->h.tid, 0);
+		e = pysec_thread_last(t, 0);
+		child->spawn_child = e && (!strcmp(e->event, "subprocess.Popen") ||
+					   !strcmp(e->event, "os.posix_spawn") ||
+					   !strcmp(e->event, "os.system"));
+		break;
+	case PYSEC_REC_EXEC:
+		p = proc_get(c, r->h.pid, 1);
+		if (!p)
+			return;
+		proc_new_image(p, r->h.ts_ns);
+		copy_cstr(p->exe, sizeof(p->exe), r->filename, strnlen(r->filename, PYSEC_PATH_MAX));
+		break;
+	case PYSEC_REC_EXIT:
+		proc_drop(c, r->h.pid);
+		break;
+	}
+}
+
+void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
+		    const char **explained)
+{
+	const struct pysec_hdr *h = rec;
+	const char *dummy;
+
+	if (!explained)
+		explained = &dummy;
+	*explained = NULL;
+	if (size < sizeof(*h))
+		return;
+	switch (h->type) {
+	case PYSEC_REC_AUDIT:
+		if (size >= sizeof(struct pysec_audit_rec))
+			on_audit(c, rec);
+		break;
+	case PYSEC_REC_SYSCALL:
+		if (size >= sizeof(struct pysec_sys_rec))
+			on_syscall(c, rec, explained);
+		break;
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		if (size >= sizeof(struct pysec_proc_rec))
+			on_proc(c, rec);
+		break;
+	}
+}
+
+void pysec_classifier_flush(struct pysec_classifier *c)
+{
+	for (size_t i = 0; i < AGG_BUCKETS; i++) {
+		for (struct agg *a = c->aggs[i]; a; a = a->next) {
+			if (a->count < 2 || !a->proc_copy)
+				continue;
+			struct pysec_alert al = {
+				.kind = "bypass", .reason = reason_of(&a->first, 0), .sys = &a->first,
+				.proc = a->proc_copy, .thr = NULL, .count = a->count,
+			};
+
+			c->fn(c->ctx, &al);
+			a->count = 1;
+		}
+	}
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * classify.h — user-space half of the verdict.  The kernel says which
+ * monitored syscalls no audit token accounted for; the classifier keeps
+ * per-process/thread context from the record stream and turns what the
+ * baseline (baseline.c) cannot explain into alerts.  Live and replayed
+ * records go through the same code.
+ */
+#ifndef PYSEC_CLASSIFY_H
+#define PYSEC_CLASSIFY_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pysectrace.h"
+
+#define PYSEC_CTX_EVENTS 4 /* audit events kept per thread for context */
+#define PYSEC_MAX_DBS 8
+
+struct pysec_event_ctx {
+	uint64_t seq;
+	uint64_t ts_ns;
+	char event[PYSEC_EVENT_MAX];
+	struct json_object *args; /* owned */
+};
+
+struct pysec_thread {
+	uint32_t tid;
+	struct pysec_event_ctx last[PYSEC_CTX_EVENTS]; /* ring, newest at head */
+	unsigned head, n;
+};
+
+#define PYSEC_THREADS_PER_PROC 32
+#define PYSEC_PREARM_MAX 8
+
+struct pysec_proc {
+	uint32_t pid; /* 0: free slot */
+	uint32_t ppid;
+	int armed;       /* an audit event arrived in the current image */
+	int started;     /* a cpython.run_* event: user code runs */
+	int spawn_child; /* forked by a thread that announced an exec */
+	uint64_t image_ns; /* when the current image started (exec) */
+	char exe[PYSEC_PATH_MAX];
+	char script[PYSEC_PATH_MAX];
+	char dbs[PYSEC_MAX_DBS][PYSEC_PATH_MAX]; /* sqlite3.connect targets */
+	unsigned ndbs;
+	struct pysec_thread threads[PYSEC_THREADS_PER_PROC];
+	unsigned nthreads_next;
+	/* unhooked syscalls no pre-arm rule explains, held until the hook arms */
+	struct pysec_sys_rec prearm[PYSEC_PREARM_MAX];
+	unsigned nprearm;
+};
+
+/* What the baseline and the classifier look at for one syscall. */
+struct pysec_sysctx {
+	const struct pysec_sys_rec *r;
+	const struct pysec_proc *proc;
+	const struct pysec_thread *thr; /* may be NULL */
+	const char *path;               /* NUL-terminated copy of r->path */
+	int prearm;                     /* before the hook armed in this image */
+};
+
+struct pysec_alert {
+	const char *kind;   /* "bypass" */
+	const char *reason; /* why it was judged unaudited */
+	const struct pysec_sys_rec *sys;
+	const struct pysec_proc *proc;
+	const struct pysec_thread *thr;
+	uint64_t count; /* identical alerts so far, this one included */
+};
+
+typedef void (*pysec_alert_fn)(void *ctx, const struct pysec_alert *a);
+
+struct pysec_classifier;
+
+struct pysec_classifier *pysec_classifier_new(pysec_alert_fn fn, void *ctx);
+void pysec_classifier_free(struct pysec_classifier *c);
+
+/*
+ * Feed one record.  For a syscall record *explained gets the baseline rule
+ * id that explains it (NULL: audited, or alerted).  Alerts go to fn.
+ */
+void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
+		    const char **explained);
+
+/* Alerts that repeated: call fn once more for each, with the final count. */
+void pysec_classifier_flush(struct pysec_classifier *c);
+
+/* The baseline: the rule explaining this unaudited syscall, or NULL. */
+const char *pysec_baseline_explain(const struct pysec_sysctx *x);
+
+/* Newest audit event of a thread, or NULL. */
+const struct pysec_event_ctx *pysec_thread_last(const struct pysec_thread *t, unsigned i);
+
+#endif
