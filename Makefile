@@ -48,11 +48,12 @@ $(BUILD) $(BUILD)/obj $(BUILD)/tests:
 
 # ---- BPF object and skeleton
 $(BUILD)/pysectrace.bpf.o: bpf/pysectrace.bpf.c bpf/pysectrace.h hookmod/pysechook_abi.h | $(BUILD)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-	llvm-strip -g $@ 2>/dev/null || true
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	llvm-strip -g $@.tmp 2>/dev/null || true
+	mv $@.tmp $@
 
 $(BUILD)/pysectrace.skel.h: $(BUILD)/pysectrace.bpf.o
-	$(BPFTOOL) gen skeleton $< name pysectrace_bpf > $@
+	$(BPFTOOL) gen skeleton $< name pysectrace_bpf > $@.tmp && mv $@.tmp $@
 
 # ---- CLI
 $(BUILD)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/pysectrace.h hookmod/pysechook_abi.h $(BUILD)/pysectrace.skel.h | $(BUILD)/obj

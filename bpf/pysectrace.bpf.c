@@ -11,6 +11,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
@@ -336,12 +337,12 @@ static __always_inline __u64 fnv_step(__u64 h, __u8 c)
 	return (h ^ c) * PYSEC_FNV_PRIME;
 }
 
-/* Hash of the path (whole, or its basename) as both sides compute it. */
-static __always_inline __u64 hash_path(const char *p, int basename)
+/* Hash of a NUL-terminated string in a buffer of max bytes. */
+static __always_inline __u64 hash_str(const char *p, int max, int basename)
 {
 	__u64 h = PYSEC_FNV_OFFSET;
 
-	for (int i = 0; i < PYSEC_HASH_MAX; i++) {
+	for (int i = 0; i < max; i++) {
 		__u8 c = p[i];
 
 		if (!c)
@@ -352,6 +353,12 @@ static __always_inline __u64 hash_path(const char *p, int basename)
 			h = fnv_step(h, c);
 	}
 	return h;
+}
+
+/* Hash of the path (whole, or its basename) as both sides compute it. */
+static __always_inline __u64 hash_path(const char *p, int basename)
+{
+	return hash_str(p, PYSEC_HASH_MAX, basename);
 }
 
 static __always_inline int read_path(struct pysec_sys_rec *r, const char *up)
@@ -474,6 +481,7 @@ static __always_inline int sys_args(struct pysec_sys_rec *r, long nr, struct pt_
 	}
 	case NR_connect:
 		*kind = PYSEC_TK_CONNECT;
+		r->dirfd = (int)a0; /* the socket, for confirm() at sys_exit */
 		if (!read_sockaddr(r, (void *)a1, (__u32)a2))
 			return -1;
 		break;
@@ -639,6 +647,69 @@ int BPF_PROG(tp_btf__sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || !fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/*
+ * Confirm an audited verdict against the kernel's own objects: another
+ * thread may have swapped the argument after sys_enter read it.
+ */
+static __always_inline void confirm(struct pysec_sys_rec *r, long ret)
+{
+	struct file *f;
+
+	if (r->token_kind == PYSEC_TK_PATH && ret >= 0) {
+		f = fd_file(ret);
+		if (!f)
+			return;
+		bpf_probe_read_kernel_str(r->opened, sizeof(r->opened),
+					  BPF_CORE_READ(f, f_path.dentry, d_name.name));
+		if (hash_str(r->opened, PYSEC_ORIGIN_MAX - 1, 0) != hash_path(r->path, 1) && r->path_len &&
+		    r->path[0] && !(r->path_len == 1 && r->path[0] == '.'))
+			r->why |= PYSEC_WHY_NAME_DIFFERS;
+		return;
+	}
+	if (r->nr == NR_connect && (ret == 0 || ret == -115 /* EINPROGRESS */) &&
+	    r->verdict == PYSEC_V_AUDITED && (r->family == AF_INET_ || r->family == AF_INET6_)) {
+		struct socket *sock;
+		struct sock *sk;
+		__u16 dport;
+		__u8 daddr[16] = {};
+
+		f = fd_file(r->dirfd);
+		if (!f)
+			return;
+		sock = BPF_CORE_READ(f, private_data);
+		sk = BPF_CORE_READ(sock, sk);
+		dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (r->family == AF_INET_) {
+			__be32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+			__builtin_memcpy(daddr, &a, 4);
+		} else {
+			BPF_CORE_READ_INTO(&daddr, sk, __sk_common.skc_v6_daddr);
+		}
+		int differs = dport != r->port;
+
+		for (int i = 0; i < 16; i++)
+			if (i < (r->family == AF_INET_ ? 4 : 16) && daddr[i] != r->addr[i])
+				differs = 1;
+		if (differs) {
+			r->verdict = PYSEC_V_UNAUDITED;
+			r->why |= PYSEC_WHY_SWAPPED;
+		}
+	}
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 {
@@ -651,6 +722,7 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 	r->h.ts_ns = bpf_ktime_get_ns();
 	if (r->token_kind == PYSEC_TK_PATH)
 		reread_path(r, NULL, tid);
+	confirm(r, ret);
 	if ((r->nr == NR_execve || r->nr == NR_execveat) && ret == 0 &&
 	    r->verdict == PYSEC_V_AUDITED) {
 		__u32 why = 0;
@@ -676,8 +748,18 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 	struct pysec_sys_rec *pr = bpf_map_lookup_elem(&pending, &tid);
 
 	/* the old image's memory is gone at sys_exit: read the kernel's copy */
-	if (pr && pr->token_kind == PYSEC_TK_EXEC)
+	if (pr && pr->token_kind == PYSEC_TK_EXEC) {
+		char file[PYSEC_PATH_MAX];
+
 		reread_path(pr, BPF_CORE_READ(bprm, filename), tid);
+		/* the binary the kernel is executing must be the one matched */
+		if (pr->verdict == PYSEC_V_AUDITED &&
+		    bpf_probe_read_kernel_str(file, sizeof(file), BPF_CORE_READ(bprm, filename)) > 0 &&
+		    hash_path(file, 1) != pr->key) {
+			pr->verdict = PYSEC_V_UNAUDITED;
+			pr->why |= PYSEC_WHY_SWAPPED;
+		}
+	}
 	tp->hooked = 0; /* a new image: held to its hook once that arms */
 	bpf_map_delete_elem(&tokens, &tid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXEC, p);

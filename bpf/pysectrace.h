@@ -36,7 +36,10 @@ enum pysec_verdict {
 #define PYSEC_WHY_KEY 0x2u        /* tokens held, none with this key */
 #define PYSEC_WHY_UNREADABLE 0x4u /* the argument could not be read */
 #define PYSEC_WHY_NO_PYTHON_API 0x8u /* nothing in CPython makes it (io_uring) */
-#define PYSEC_WHY_SWAPPED 0x10u   /* the argument changed during the syscall */
+#define PYSEC_WHY_SWAPPED 0x10u   /* the kernel's object is not what was matched */
+#define PYSEC_WHY_NAME_DIFFERS 0x40u /* opened file's name differs from the path's
+				       * last component (a symlink, or a swap:
+				       * user space resolves it) */
 #define PYSEC_WHY_REREAD 0x20u    /* argument read at sys_exit (unreadable at entry) */
 
 #define PYSEC_SYS_ARGV_MAX 256
@@ -111,6 +114,8 @@ struct pysec_sys_rec {
 	__u32 origin_flags;          /* PYSEC_ORIGIN_* */
 	__u32 pad2;
 	char origin[PYSEC_ORIGIN_MAX]; /* file name of the mapping, if file-backed */
+	/* open family at sys_exit: the name of the dentry the new fd refers to */
+	char opened[PYSEC_ORIGIN_MAX];
 };
 
 /* Indexes of the kernel-side counters (array map `counters`). */

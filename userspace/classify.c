@@ -6,6 +6,7 @@
  * not repeated.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +236,9 @@ static uint64_t alert_key(const struct pysec_sys_rec *r)
 
 static const char *reason_of(const struct pysec_sys_rec *r, int prearm)
 {
+	if (r->verdict == PYSEC_V_AUDITED || (r->why & PYSEC_WHY_SWAPPED))
+		return "the kernel's object is not the one the audit event named: the argument "
+		       "was swapped during the syscall";
 	if (prearm)
 		return "made before the hook armed, and not by the dynamic loader";
 	if (r->why & PYSEC_WHY_NO_PYTHON_API)
@@ -295,13 +299,46 @@ static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct
 		alert(c, p, r, prearm);
 }
 
+/*
+ * An audited open whose new fd names a different file than the path's
+ * last component: a symlink (fine) or a path swapped by another thread
+ * between our read and the kernel's.  Resolve the path as the process
+ * sees it; unresolvable (process or file gone) stays audited.
+ */
+static int open_was_swapped(const struct pysec_sys_rec *r)
+{
+	char req[PYSEC_PATH_MAX], full[PYSEC_PATH_MAX * 2], real[4096];
+	char opened[PYSEC_ORIGIN_MAX];
+	const char *b;
+
+	if (!(r->why & PYSEC_WHY_NAME_DIFFERS) || r->ret < 0 || (r->flags & 020000000 /* O_TMPFILE */))
+		return 0;
+	copy_cstr(req, sizeof(req), r->path, strnlen(r->path, sizeof(r->path)));
+	copy_cstr(opened, sizeof(opened), r->opened, strnlen(r->opened, sizeof(r->opened)));
+	if (req[0] == '/')
+		snprintf(full, sizeof(full), "/proc/%u/root%s", r->h.pid, req);
+	else if (r->dirfd == -100)
+		snprintf(full, sizeof(full), "/proc/%u/cwd/%s", r->h.pid, req);
+	else
+		snprintf(full, sizeof(full), "/proc/%u/fd/%d/%s", r->h.pid, r->dirfd, req);
+	if (!realpath(full, real))
+		return 0;
+	b = strrchr(real, '/');
+	return strcmp(b ? b + 1 : real, opened) != 0 && strcmp(real, "/") != 0;
+}
+
 static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r,
 		       const char **explained)
 {
 	struct pysec_proc *p = proc_get(c, r->h.pid, 1);
 
-	if (!p || r->verdict == PYSEC_V_AUDITED)
+	if (!p)
 		return;
+	if (r->verdict == PYSEC_V_AUDITED) {
+		if (r->token_kind == PYSEC_TK_PATH && open_was_swapped(r))
+			alert(c, p, r, 0);
+		return;
+	}
 	if (r->verdict == PYSEC_V_UNAUDITED) {
 		if (!p->armed)
 			arm(c, p); /* the kernel saw the hook before we did */

@@ -272,6 +272,9 @@ void pysec_json_syscall_args(struct json_object *o, const struct pysec_sys_rec *
 		json_object_object_add(o, "path", pysec_bytes_to_json(r->path, plen));
 		add_int(o, "dirfd", r->dirfd);
 		add_int(o, "flags", (int64_t)r->flags);
+		if (r->opened[0])
+			json_object_object_add(o, "opened", pysec_bytes_to_json(r->opened,
+				strnlen(r->opened, sizeof(r->opened))));
 		break;
 	case PYSEC_TK_CONNECT: {
 		char a[64] = "";
@@ -306,6 +309,23 @@ void pysec_json_syscall_args(struct json_object *o, const struct pysec_sys_rec *
 	}
 }
 
+/* The kernel's PYSEC_WHY_* bits as names. */
+static struct json_object *why_json(uint32_t why)
+{
+	static const struct { uint32_t bit; const char *name; } names[] = {
+		{ PYSEC_WHY_NO_TOKEN, "no_token" }, { PYSEC_WHY_KEY, "other_target" },
+		{ PYSEC_WHY_UNREADABLE, "unreadable" }, { PYSEC_WHY_NO_PYTHON_API, "no_python_api" },
+		{ PYSEC_WHY_SWAPPED, "swapped" }, { PYSEC_WHY_REREAD, "read_at_exit" },
+		{ PYSEC_WHY_NAME_DIFFERS, "name_differs" },
+	};
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (why & names[i].bit)
+			json_object_array_add(a, json_object_new_string(names[i].name));
+	return a;
+}
+
 /* "path" or "addr:port" of a decoded syscall, for text lines. */
 static const char *target_text(struct json_object *o)
 {
@@ -337,6 +357,8 @@ static void emit_syscall(struct pysec_emitter *e, const struct pysec_sys_rec *r,
 		add_int(o, "seq", (int64_t)r->seq);
 	if (explained)
 		add_str(o, "explained_by", explained);
+	if (r->verdict != PYSEC_V_AUDITED)
+		json_object_object_add(o, "why", why_json(r->why));
 	if (e->format == PYSEC_FMT_JSON) {
 		write_json(e, o);
 		return;
@@ -454,6 +476,7 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 	add_str(o, "kind", a->kind);
 	pysec_json_syscall_args(o, r);
 	add_str(o, "reason", a->reason);
+	json_object_object_add(o, "why", why_json(r->why));
 	add_int(o, "count", (int64_t)a->count);
 	origin = json_object_new_object();
 	origin_of(r, where, sizeof(where), &exec);
