@@ -446,12 +446,23 @@ static void origin_of(const struct pysec_sys_rec *r, char *out, size_t len, int 
 		snprintf(out, len, "%s", name); /* mapping changed or gone */
 }
 
-static struct json_object *alert_context(const struct pysec_alert *a)
+/*
+ * The audit events before the alert: the thread's own, or, for a thread
+ * that never raised one (started from native code), the main thread's.
+ */
+static struct json_object *alert_context(const struct pysec_alert *a, uint32_t *ctx_tid)
 {
 	struct json_object *arr = json_object_new_array();
+	const struct pysec_thread *t = a->thr;
 
+	if ((!t || !t->n) && a->proc) {
+		for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++)
+			if (a->proc->threads[i].tid == a->proc->pid)
+				t = &a->proc->threads[i];
+	}
+	*ctx_tid = t ? t->tid : 0;
 	for (unsigned i = PYSEC_CTX_EVENTS; i-- > 0;) {
-		const struct pysec_event_ctx *ev = pysec_thread_last(a->thr, i);
+		const struct pysec_event_ctx *ev = pysec_thread_last(t, i);
 
 		if (!ev)
 			continue;
@@ -489,7 +500,11 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 	add_str(origin, "mapping", where);
 	json_object_object_add(origin, "executable", json_object_new_boolean(exec));
 	json_object_object_add(o, "origin", origin);
-	json_object_object_add(o, "context", alert_context(a));
+	uint32_t ctx_tid = 0;
+
+	json_object_object_add(o, "context", alert_context(a, &ctx_tid));
+	if (ctx_tid && ctx_tid != r->h.tid)
+		add_int(o, "context_tid", ctx_tid);
 	proc = json_object_new_object();
 	if (a->proc) {
 		if (a->proc->script[0])

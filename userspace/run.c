@@ -42,7 +42,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pysectrace run [OPTIONS] -- COMMAND [ARGS...]\n\n"
 		"Run COMMAND with the pysectrace audit hook preloaded (LD_PRELOAD) and show\n"
-		"the audit events of COMMAND and every process it starts.  Needs root.\n\n"
+		"the audit events of COMMAND and every process it starts, with an alert for\n"
+		"every monitored syscall (open, connect, send with an address, exec,\n"
+		"io_uring_setup) of a hooked Python that no audit event announced (native\n"
+		"code bypassing the audit layer).  Needs root.\n\n"
 		"options:\n"
 		"  --format text|json   text lines (default) or JSON lines (docs/SCHEMA.md)\n"
 		"  -o, --output FILE    write records to FILE (default: stderr; '-': stdout)\n"
@@ -50,7 +53,8 @@ static void usage(FILE *f)
 		"                       audit: audit events except frequent I/O-free ones\n"
 		"                       (builtins.id, object.__getattr__, sys._getframe, ...)\n"
 		"                       and alerts (default); alerts: alerts only;\n"
-		"                       all: every audit event and process fork/exec/exit\n"
+		"                       all: every audit event, every monitored syscall\n"
+		"                       with its verdict, process fork/exec/exit\n"
 		"  --hook-lib PATH      the hook library to preload (default: libpysechook.so\n"
 		"                       next to pysectrace or in ../lib/pysectrace/;\n"
 		"                       also $PYSECTRACE_HOOK_LIB)\n"
@@ -356,6 +360,26 @@ static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib)
 	return 0;
 }
 
+/* Nothing is dropped silently: every kernel-side loss is reported. */
+static void report_kernel_losses(struct pysec_emitter *em, const __u64 *counters)
+{
+	static const struct { int idx; const char *stage, *what; } losses[] = {
+		{ PYSEC_CNT_RB_LOST, "kernel_ringbuf", "events were lost: the ring buffer was full" },
+		{ PYSEC_CNT_TRACKED_FULL, "kernel_tracked", "processes were not followed: table full" },
+		{ PYSEC_CNT_PENDING_FULL, "kernel_pending", "syscalls were not followed: table full" },
+		{ PYSEC_CNT_TOKENS_FULL, "kernel_tokens", "audit tokens were not stored: table full" },
+	};
+
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
+		__u64 n = counters[losses[i].idx];
+
+		if (!n)
+			continue;
+		pysec_emit_lost(em, losses[i].stage, n);
+		pysec_err("%llu %s", (unsigned long long)n, losses[i].what);
+	}
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct pysectrace_bpf *skel = NULL;
@@ -416,13 +440,7 @@ int cmd_run(int argc, char **argv)
 	/* COMMAND is gone: what it did before exiting is already queued. */
 	ring_buffer__consume(rb);
 	pysec_classifier_flush(pl.cls);
-	pysec_emit_lost(&pl.em, "kernel_ringbuf", skel->bss->counters[PYSEC_CNT_RB_LOST]);
-	if (skel->bss->counters[PYSEC_CNT_RB_LOST])
-		pysec_err("%llu events were lost: the ring buffer was full",
-			  (unsigned long long)skel->bss->counters[PYSEC_CNT_RB_LOST]);
-	if (skel->bss->counters[PYSEC_CNT_TRACKED_FULL])
-		pysec_err("%llu processes were not followed: tracking table full",
-			  (unsigned long long)skel->bss->counters[PYSEC_CNT_TRACKED_FULL]);
+	report_kernel_losses(&pl.em, skel->bss->counters);
 	rc = status_to_exit(status);
 cleanup:
 	child_pid = 0;
