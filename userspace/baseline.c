@@ -9,8 +9,12 @@
  * docs/correlation.md.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "classify.h"
 
@@ -171,6 +175,84 @@ static int libc_nscd(const struct pysec_sysctx *x)
 	return x->r->nr == NR_connect && x->r->family == 1 /* AF_UNIX */ && in_list(x->path, sock);
 }
 
+static int resolution_event(const char *ev)
+{
+	static const char *const evs[] = {
+		"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+		"socket.gethostbyaddr", "socket.getnameinfo", NULL,
+	};
+
+	for (const char *const *e = evs; *e; e++)
+		if (!strcmp(ev, *e))
+			return 1;
+	return 0;
+}
+
+/* Is addr (AF_INET/AF_INET6 bytes) a nameserver of /etc/resolv.conf? */
+static int is_nameserver(uint16_t family, const uint8_t *addr)
+{
+	static uint8_t ns[8][16];
+	static uint16_t fam[8];
+	static int n = -1;
+	char line[256], a[64];
+	FILE *f;
+
+	if (n < 0) {
+		n = 0;
+		f = fopen("/etc/resolv.conf", "re");
+		while (f && fgets(line, sizeof(line), f) && n < 8) {
+			if (sscanf(line, " nameserver %63s", a) != 1)
+				continue;
+			if (inet_pton(AF_INET, a, ns[n]) == 1)
+				fam[n++] = AF_INET;
+			else if (inet_pton(AF_INET6, a, ns[n]) == 1)
+				fam[n++] = AF_INET6;
+		}
+		if (f)
+			fclose(f);
+	}
+	for (int i = 0; i < n; i++)
+		if (fam[i] == family && !memcmp(ns[i], addr, family == AF_INET ? 4 : 16))
+			return 1;
+	return 0;
+}
+
+/*
+ * glibc's stub resolver queries the configured nameservers on port 53,
+ * inside a resolution event or a socket call that resolves a host name
+ * (CPython's setipaddr raises socket.* events around it).
+ */
+static int libc_dns_query(const struct pysec_sysctx *x)
+{
+	const char *ev = last_event(x);
+
+	return x->r->token_kind == PYSEC_TK_CONNECT && x->r->port == 53 &&
+	       (x->r->family == AF_INET || x->r->family == AF_INET6) &&
+	       is_nameserver(x->r->family, x->r->addr) &&
+	       (resolution_event(ev) || !strncmp(ev, "socket.", 7));
+}
+
+/*
+ * getaddrinfo() sorts its answers (RFC 3484) by connecting a UDP socket
+ * to each candidate: same port as asked, inside the audited call.
+ */
+static int libc_gai_sort(const struct pysec_sysctx *x)
+{
+	const struct pysec_event_ctx *e = x->thr ? pysec_thread_last(x->thr, 0) : NULL;
+	struct json_object *port;
+
+	if (x->r->nr != NR_connect || !e || strcmp(e->event, "socket.getaddrinfo") || !e->args ||
+	    json_object_array_length(e->args) < 2)
+		return 0;
+	port = json_object_array_get_idx(e->args, 1);
+	if (json_object_is_type(port, json_type_int))
+		return json_object_get_int(port) == x->r->port;
+	if (json_object_is_type(port, json_type_string))
+		return atoi(json_object_get_string(port)) == x->r->port &&
+		       json_object_get_string(port)[0] >= '0' && json_object_get_string(port)[0] <= '9';
+	return 0;
+}
+
 /* OpenSSL's default trust store (ssl.create_default_context) */
 static int openssl_trust_store(const struct pysec_sysctx *x)
 {
@@ -293,6 +375,10 @@ static const struct baseline_rule {
 	{ "libc_nss_config", libc_nss_config,
 	  "glibc's resolver reads its configuration (also inside CPython's setipaddr)" },
 	{ "libc_nscd", libc_nscd, "glibc asks the name-service cache daemon" },
+	{ "libc_dns_query", libc_dns_query,
+	  "glibc's stub resolver queries a nameserver of /etc/resolv.conf on port 53" },
+	{ "libc_gai_sort", libc_gai_sort,
+	  "getaddrinfo() probing its answers (RFC 3484 sort) on the asked port" },
 	{ "openssl_trust_store", openssl_trust_store, "OpenSSL reads its default trust store" },
 	{ "urandom_read", urandom_read, "reading system entropy" },
 	{ "overcommit_policy", overcommit_policy,
