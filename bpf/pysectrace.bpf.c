@@ -200,7 +200,7 @@ static __always_inline __u64 token_match(__u32 tid, __u32 kind, __u64 key, __u16
 
 SEC("usdt")
 int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 args_len,
-	     __u64 key, __u32 flags)
+	     __u64 key, __u32 flags, const char *file, __u32 line)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct pysec_audit_rec *r;
@@ -233,6 +233,10 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	r->pad = 0;
 	if (bpf_probe_read_user_str(r->event, sizeof(r->event), event) < 0)
 		r->event[0] = 0;
+	r->line = line;
+	r->pad2 = 0;
+	if (!file || bpf_probe_read_user_str(r->file, sizeof(r->file), file) < 0)
+		r->file[0] = 0;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

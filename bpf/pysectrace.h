@@ -69,7 +69,10 @@ struct pysec_audit_rec {
 	__u32 args_len; /* as reported by the hook, may exceed what was copied */
 	__u32 args_copied;
 	__u32 pad;
+	__u32 line;     /* Python line of the innermost frame (0: none) */
+	__u32 pad2;
 	char event[PYSEC_EVENT_MAX];
+	char file[PYSEC_FILE_MAX]; /* its source file */
 	__u8 args[PYSEC_ARGS_MAX];
 };
 

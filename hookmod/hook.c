@@ -44,9 +44,57 @@ __attribute__((visibility("default"))) int pysechook_armed_in_process;
 
 /* The probe site: one place, so there is one address to attach to. */
 static __attribute__((noinline)) void fire(uint64_t n, const char *event, const uint8_t *buf,
-					   uint32_t len, uint64_t key, uint32_t flags)
+					   uint32_t len, uint64_t key, uint32_t flags,
+					   const char *file, uint32_t line)
 {
-	STAP_PROBE6(pysectrace, audit, n, event, buf, len, key, flags);
+	STAP_PROBE8(pysectrace, audit, n, event, buf, len, key, flags, file, line);
+}
+
+/*
+ * file:line of the innermost Python frame, from exact builtin objects only
+ * (code objects cannot be subclassed; co_filename is a plain member, no
+ * audit event).  3.8 has no PyFrame_GetCode: f_code follows f_back in its
+ * frame layout, checked against PyCode_Type before use.  The end of a long
+ * path is kept.
+ */
+static uint32_t where(char *file, size_t cap)
+{
+	pyobj *frame = api.Eval_GetFrame(), *code, *name;
+	const char *u;
+	py_ssize_t n = 0;
+	uint32_t line;
+
+	file[0] = 0;
+	if (!frame)
+		return 0;
+	if (api.Frame_GetCode) {
+		code = api.Frame_GetCode(frame);
+	} else {
+		code = ((pyobj **)frame)[4]; /* ob_refcnt, ob_type, ob_size, f_back, f_code */
+		if (code && pyapi_type(code) == api.Code_Type)
+			api.IncRef(code);
+		else
+			code = NULL;
+	}
+	line = (uint32_t)api.Frame_GetLineNumber(frame);
+	if (!code)
+		return line;
+	name = api.Object_GetAttrString(code, "co_filename");
+	api.DecRef(code);
+	if (!name) {
+		api.Err_Clear();
+		return line;
+	}
+	if (pyapi_type(name) == api.Unicode_Type && (u = api.Unicode_AsUTF8AndSize(name, &n))) {
+		size_t skip = (size_t)n >= cap ? (size_t)n - (cap - 1) : 0;
+
+		memcpy(file, u + skip, (size_t)n - skip);
+		file[(size_t)n - skip] = 0;
+	} else {
+		api.Err_Clear();
+	}
+	api.DecRef(name);
+	return line;
 }
 
 static int audit_hook(const char *event, pyobj *args, void *ud)
@@ -66,7 +114,20 @@ static int audit_hook(const char *event, pyobj *args, void *ud)
 
 	if (pysec_token_for(&api, event, args, &tok))
 		flags |= tok.flags;
-	fire(n, event, buf, (uint32_t)len, tok.key, flags);
+
+	char file[PYSEC_FILE_MAX];
+	pyobj *et = NULL, *ev = NULL, *tb = NULL;
+	int saved = api.Err_Occurred() != NULL;
+
+	if (saved)
+		api.Err_Fetch(&et, &ev, &tb);
+	uint32_t line = where(file, sizeof(file));
+
+	if (api.Err_Occurred())
+		api.Err_Clear();
+	if (saved)
+		api.Err_Restore(et, ev, tb);
+	fire(n, event, buf, (uint32_t)len, tok.key, flags, file, line);
 	return 0;
 }
 
@@ -87,7 +148,7 @@ static void announce_armed(void)
 	buf[4] = (uint8_t)n;
 	memcpy(buf + 6, w, n);
 	fire(__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), PYSEC_ARMED_EVENT, buf,
-	     (uint32_t)(6 + n), 0, origin | PYSEC_F_ARMED);
+	     (uint32_t)(6 + n), 0, origin | PYSEC_F_ARMED, "", 0);
 }
 
 static void reset_seq_in_child(void)

@@ -38,6 +38,11 @@ int pyapi_resolve(struct pysec_pyapi *api, void *handle)
 	RESOLVE(Err_Clear, "PyErr_Clear");
 	RESOLVE(DecRef, "Py_DecRef");
 	RESOLVE(IncRef, "Py_IncRef");
+	RESOLVE(Eval_GetFrame, "PyEval_GetFrame");
+	RESOLVE(Frame_GetLineNumber, "PyFrame_GetLineNumber");
+	RESOLVE(Object_GetAttrString, "PyObject_GetAttrString");
+	RESOLVE(Code_Type, "PyCode_Type");
+	*(void **)&api->Frame_GetCode = dlsym(handle, "PyFrame_GetCode"); /* 3.9+ */
 	RESOLVE(Unicode_Type, "PyUnicode_Type");
 	RESOLVE(Bytes_Type, "PyBytes_Type");
 	RESOLVE(Long_Type, "PyLong_Type");

@@ -40,6 +40,12 @@ struct pysec_pyapi {
 	void (*Err_Clear)(void);
 	void (*DecRef)(pyobj *);
 	void (*IncRef)(pyobj *);
+	/* where the event was raised (Python file:line) */
+	pyobj *(*Eval_GetFrame)(void);
+	int (*Frame_GetLineNumber)(pyobj *);
+	pyobj *(*Frame_GetCode)(pyobj *); /* 3.9+; NULL on 3.8 */
+	pyobj *(*Object_GetAttrString)(pyobj *, const char *);
+	void *Code_Type;
 	/* type objects and singletons */
 	void *Unicode_Type, *Bytes_Type, *Long_Type, *Bool_Type, *Float_Type;
 	void *Tuple_Type, *List_Type;

@@ -19,6 +19,9 @@
  *   arg5  u64          key      correlation key of the syscall this event
  *                               announces (see "Expectation tokens")
  *   arg6  u32          flags    PYSEC_F_* below; bits 8-11: token kind
+ *   arg7  const char * file     Python source file of the innermost frame
+ *                               (UTF-8, NUL-terminated, "" when none)
+ *   arg8  u32          line     its line number (0 when none)
  *
  * Expectation tokens.  An event that announces a monitored syscall carries
  * a token kind (PYSEC_TK_*) and a key computed in-process, so the kernel
@@ -70,6 +73,7 @@
 
 #define PYSEC_ARGS_MAX 1024 /* serialized args buffer, bytes */
 #define PYSEC_EVENT_MAX 64  /* event name as copied by the tracer, bytes */
+#define PYSEC_FILE_MAX 128  /* source file name as copied, bytes (the end kept) */
 #define PYSEC_STR_CAP 512   /* longest str/bytes payload kept whole */
 #define PYSEC_ITEMS_CAP 32  /* items serialized per tuple/list */
 #define PYSEC_DEPTH_CAP 4   /* nesting of tuples/lists looked into */

@@ -202,6 +202,8 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 	e->seq = r->seq;
 	e->ts_ns = r->h.ts_ns;
 	copy_cstr(e->event, sizeof(e->event), r->event, strnlen(r->event, PYSEC_EVENT_MAX));
+	copy_cstr(e->file, sizeof(e->file), r->file, strnlen(r->file, PYSEC_FILE_MAX));
+	e->line = r->line;
 	if (!strncmp(e->event, "cpython.run_", 12)) {
 		p->started = 1;
 		if (!strcmp(e->event, "cpython.run_file") && (a0 = arg0_text(e->args)))

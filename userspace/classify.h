@@ -22,6 +22,8 @@ struct pysec_event_ctx {
 	uint64_t seq;
 	uint64_t ts_ns;
 	char event[PYSEC_EVENT_MAX];
+	char file[PYSEC_FILE_MAX];
+	uint32_t line;
 	struct json_object *args; /* owned */
 };
 

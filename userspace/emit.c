@@ -183,6 +183,11 @@ static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 		add_str(o, "event", ev);
 		add_int(o, "seq", (int64_t)r->seq);
 		json_object_object_add(o, "args", pysec_args_to_json(r->args, n));
+		if (r->line) {
+			json_object_object_add(o, "file", pysec_bytes_to_json(r->file,
+				strnlen(r->file, sizeof(r->file))));
+			add_int(o, "line", r->line);
+		}
 		if (r->flags & PYSEC_F_TRUNCATED || r->args_len > n)
 			json_object_object_add(o, "truncated", json_object_new_boolean(1));
 		if (r->flags & PYSEC_F_MODULE)
@@ -471,6 +476,10 @@ static struct json_object *alert_context(const struct pysec_alert *a, uint32_t *
 		add_int(o, "seq", (int64_t)ev->seq);
 		add_str(o, "event", ev->event);
 		json_object_object_add(o, "args", json_object_get(ev->args));
+		if (ev->line) {
+			add_str(o, "file", ev->file);
+			add_int(o, "line", ev->line);
+		}
 		add_int(o, "mono_ns", (int64_t)ev->ts_ns);
 		json_object_array_add(arr, o);
 	}
