@@ -2,9 +2,9 @@
 /*
  * correlate.c — which audit events announce which monitored syscall, and
  * the key the kernel will compare.  The table below is the event → syscall
- * mapping (verified against CPython 3.8-3.13: docs/correlation.md); the
- * kernel side is bpf/pysectrace.bpf.c (token_*), the classification of
- * what no token explains is userspace/classify.c.
+ * mapping, measured on CPython 3.8-3.13 (docs/correlation-research.md §2);
+ * the kernel side is bpf/pysectrace.bpf.c (token_*), the classification of
+ * what no token explains is userspace/classify.c + baseline.c.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -22,24 +22,32 @@ enum arg_shape {
 	SHAPE_SHELL,    /* os.system: libc runs /bin/sh */
 };
 
+/* Versions: all rows hold for CPython 3.8-3.13 unless noted. */
 static const struct announce {
 	const char *event;
 	uint8_t kind;
 	uint8_t arg;
 	uint8_t shape;
 } announces[] = {
-	/* io.open, _io.FileIO, os.open: openat(path) follows in this thread */
+	/*
+	 * FileIO, os.open, _Py_fopen_obj, _Py_wfopen (getpath; 3.10+ only,
+	 * 3.8/3.9 raise nothing there): openat(path) in this thread
+	 */
 	{ "open", PYSEC_TK_PATH, 0, SHAPE_PATH },
 	/* opendir(path) = openat(O_DIRECTORY); an fd argument: fdopendir */
 	{ "os.listdir", PYSEC_TK_PATH, 0, SHAPE_DIR },
 	{ "os.scandir", PYSEC_TK_PATH, 0, SHAPE_DIR },
+	/* connect(); a host name is resolved before the event: port only */
 	{ "socket.connect", PYSEC_TK_CONNECT, 1, SHAPE_SOCKADDR },
+	/* sendto/sendmsg with a destination (no event without one) */
 	{ "socket.sendto", PYSEC_TK_CONNECT, 1, SHAPE_SOCKADDR },
 	{ "socket.sendmsg", PYSEC_TK_CONNECT, 1, SHAPE_SOCKADDR },
-	/* exec in this thread (os.exec*) or in the child it forks */
+	/* execve in this thread: os.exec* (one event per PATH attempt) */
 	{ "os.exec", PYSEC_TK_EXEC, 0, SHAPE_PROGRAM },
+	/* execve in the (v)fork/clone3 child; spawnp: one per PATH entry */
 	{ "os.posix_spawn", PYSEC_TK_EXEC, 0, SHAPE_PROGRAM },
 	{ "subprocess.Popen", PYSEC_TK_EXEC, 0, SHAPE_PROGRAM },
+	/* glibc system(): execve("/bin/sh") in a clone3 child */
 	{ "os.system", PYSEC_TK_EXEC, 0, SHAPE_SHELL },
 };
 

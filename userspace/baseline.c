@@ -6,7 +6,7 @@
  * arguments (never just a time window), says why it is safe, and has a
  * negative test (tests/e2e/test_bypass.py) showing that a native syscall
  * of the same kind outside the rule is still alerted.  Sources:
- * docs/correlation.md.
+ * docs/correlation-research.md.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -92,48 +92,21 @@ static const char *last_event(const struct pysec_sysctx *x)
 	return e ? e->event : "";
 }
 
-static const char *last_arg_str(const struct pysec_sysctx *x, size_t i)
-{
-	const struct pysec_event_ctx *e = x->thr ? pysec_thread_last(x->thr, 0) : NULL;
-	struct json_object *a;
-
-	if (!e || !e->args || i >= json_object_array_length(e->args))
-		return NULL;
-	a = json_object_array_get_idx(e->args, i);
-	if (json_object_is_type(a, json_type_object) && !json_object_object_get_ex(a, "bytes", &a))
-		return NULL;
-	return json_object_is_type(a, json_type_string) ? json_object_get_string(a) : NULL;
-}
-
 /* ---- the rules */
 
-/* ld.so maps the executable's libraries before any constructor runs */
-static int ld_so_before_hook(const struct pysec_sysctx *x)
-{
-	return x->prearm && read_only(x) &&
-	       (is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache") ||
-		!strcmp(x->path, "/etc/ld.so.preload") || strstr(x->path, "/glibc-hwcaps/"));
-}
-
 /*
- * importing a C extension: the `import` event names the .so, then
- * dlopen() opens it, its dependencies and ld.so.cache; OpenSSL-based
- * modules read OpenSSL's configuration when the library initializes.
+ * The dynamic loader opens libraries with exactly O_RDONLY|O_CLOEXEC: at
+ * exec before any constructor, for every C extension import, ctypes.dlopen,
+ * NSS modules inside name lookups, libgcc_s for thread exit (3.8).  Reading
+ * a library exposes nothing; the code it brings runs under the same watch.
  */
-static int dlopen_in_import(const struct pysec_sysctx *x)
+static int ld_so_library_load(const struct pysec_sysctx *x)
 {
-	const char *ev = last_event(x), *so;
+	unsigned long fl = x->r->flags & ~(unsigned long)O_LARGEFILE;
 
-	if (!read_only(x))
-		return 0;
-	if (!strcmp(ev, "ctypes.dlopen"))
-		return is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache");
-	if (strcmp(ev, "import") || !(so = last_arg_str(x, 1)) || !is_shared_lib(so))
-		return 0;
-	return !strcmp(x->path, so) || is_shared_lib(x->path) ||
-	       !strcmp(x->path, "/etc/ld.so.cache") ||
-	       (has_suffix(x->path, "/openssl.cnf") &&
-		(strstr(so, "/_hashlib.") || strstr(so, "/_ssl.")));
+	return is_open(x) && fl == (O_RDONLY | O_CLOEXEC) &&
+	       (is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache") ||
+		strstr(x->path, "/glibc-hwcaps/") || !strcmp(x->path, "/etc/ld.so.preload"));
 }
 
 /* glibc loads locale, charset and time-zone data lazily, with no event */
@@ -158,7 +131,8 @@ static int libc_nss_config(const struct pysec_sysctx *x)
 {
 	static const char *const conf[] = {
 		"/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf", "/etc/host.conf",
-		"/etc/gai.conf", "/etc/services", "/etc/protocols", "/etc/networks", NULL,
+		"/etc/gai.conf", "/etc/services", "/etc/protocols", "/etc/networks",
+		"/etc/passwd", "/etc/group", NULL, /* pwd, grp, getpass.getuser() */
 	};
 
 	return read_only(x) && in_list(x->path, conf);
@@ -251,6 +225,33 @@ static int libc_gai_sort(const struct pysec_sysctx *x)
 		return atoi(json_object_get_string(port)) == x->r->port &&
 		       json_object_get_string(port)[0] >= '0' && json_object_get_string(port)[0] <= '9';
 	return 0;
+}
+
+/* os.openpty/forkpty, pty.*: glibc allocates a pseudo-terminal, no event */
+static int libc_openpty(const struct pysec_sysctx *x)
+{
+	return is_open(x) && !strcmp(x->path, "/dev/ptmx") && (x->r->flags & O_ACCMODE) == O_RDWR;
+}
+
+/* uuid.uuid1()/getnode(): libuuid's daemon and clock file, no event */
+static int libuuid_clock(const struct pysec_sysctx *x)
+{
+	if (x->r->nr == NR_connect)
+		return x->r->family == 1 && !strcmp(x->path, "/run/uuidd/request");
+	return is_open(x) && !strcmp(x->path, "/var/lib/libuuid/clock.txt");
+}
+
+/* syslog.openlog/syslog: the event carries no address; libc uses /dev/log */
+static int libc_syslog(const struct pysec_sysctx *x)
+{
+	return x->r->nr == NR_connect && x->r->family == 1 && !strcmp(x->path, "/dev/log") &&
+	       !strncmp(last_event(x), "syslog.", 7);
+}
+
+/* os.posix_spawn file_actions: opens in the child the event announced */
+static int posix_spawn_file_actions(const struct pysec_sysctx *x)
+{
+	return is_open(x) && x->proc->spawn_child == 2;
 }
 
 /* OpenSSL's default trust store (ssl.create_default_context) */
@@ -367,10 +368,8 @@ static const struct baseline_rule {
 	int (*match)(const struct pysec_sysctx *x);
 	const char *reason;
 } rules[] = {
-	{ "ld_so_before_hook", ld_so_before_hook,
-	  "the dynamic loader maps libraries before the hook's constructor runs" },
-	{ "dlopen_in_import", dlopen_in_import,
-	  "dlopen() of a C extension named by the audited import (or ctypes.dlopen)" },
+	{ "ld_so_library_load", ld_so_library_load,
+	  "the dynamic loader opening a library (exec, C extension import, ctypes.dlopen, NSS)" },
 	{ "libc_locale_tz", libc_locale_tz, "glibc reads locale/charset/time-zone data lazily" },
 	{ "libc_nss_config", libc_nss_config,
 	  "glibc's resolver reads its configuration (also inside CPython's setipaddr)" },
@@ -380,6 +379,11 @@ static const struct baseline_rule {
 	{ "libc_gai_sort", libc_gai_sort,
 	  "getaddrinfo() probing its answers (RFC 3484 sort) on the asked port" },
 	{ "openssl_trust_store", openssl_trust_store, "OpenSSL reads its default trust store" },
+	{ "libc_openpty", libc_openpty, "glibc allocating a pseudo-terminal (os.openpty, pty)" },
+	{ "libuuid_clock", libuuid_clock, "libuuid's clock file and daemon (uuid.uuid1)" },
+	{ "libc_syslog", libc_syslog, "syslog.openlog/syslog connecting to /dev/log" },
+	{ "posix_spawn_file_actions", posix_spawn_file_actions,
+	  "file actions of an audited os.posix_spawn, in the child before exec" },
 	{ "urandom_read", urandom_read, "reading system entropy" },
 	{ "overcommit_policy", overcommit_policy,
 	  "memory allocators read the kernel's overcommit policy" },

@@ -384,9 +384,9 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 		child->ndbs = p->ndbs;
 		t = thread_get(p, r->h.tid, 0);
 		e = pysec_thread_last(t, 0);
-		child->spawn_child = e && (!strcmp(e->event, "subprocess.Popen") ||
-					   !strcmp(e->event, "os.posix_spawn") ||
-					   !strcmp(e->event, "os.system"));
+		child->spawn_child = !e ? 0 : !strcmp(e->event, "os.posix_spawn") ? 2 :
+				     (!strcmp(e->event, "subprocess.Popen") ||
+				      !strcmp(e->event, "os.system"));
 		break;
 	case PYSEC_REC_EXEC:
 		p = proc_get(c, r->h.pid, 1);

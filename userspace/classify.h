@@ -41,7 +41,7 @@ struct pysec_proc {
 	uint32_t ppid;
 	int armed;       /* an audit event arrived in the current image */
 	int started;     /* a cpython.run_* event: user code runs */
-	int spawn_child; /* forked by a thread that announced an exec */
+	int spawn_child; /* forked by a thread that announced an exec (2: posix_spawn) */
 	uint64_t image_ns; /* when the current image started (exec) */
 	char exe[PYSEC_PATH_MAX];
 	char script[PYSEC_PATH_MAX];
