@@ -191,19 +191,47 @@ static int is_nameserver(uint16_t family, const uint8_t *addr)
 	return 0;
 }
 
+int pysec_baseline_dns_shaped(const struct pysec_sysctx *x)
+{
+	return x->r->token_kind == PYSEC_TK_CONNECT && x->r->port == 53 &&
+	       (x->r->family == AF_INET || x->r->family == AF_INET6) &&
+	       is_nameserver(x->r->family, x->r->addr);
+}
+
 /*
- * glibc's stub resolver queries the configured nameservers on port 53,
- * inside a resolution event or a socket call that resolves a host name
- * (CPython's setipaddr raises socket.* events around it).
+ * glibc's stub resolver queries the configured nameservers on port 53:
+ * inside a resolution event, or inside a socket call given a host name
+ * (the thread's last event is then a socket.* one, typically
+ * socket.__new__; when it is not, the query is held, see classify.c)
  */
 static int libc_dns_query(const struct pysec_sysctx *x)
 {
 	const char *ev = last_event(x);
 
-	return x->r->token_kind == PYSEC_TK_CONNECT && x->r->port == 53 &&
-	       (x->r->family == AF_INET || x->r->family == AF_INET6) &&
-	       is_nameserver(x->r->family, x->r->addr) &&
-	       (resolution_event(ev) || !strncmp(ev, "socket.", 7));
+	return pysec_baseline_dns_shaped(x) && (resolution_event(ev) || !strncmp(ev, "socket.", 7));
+}
+
+const char *pysec_baseline_resolved_by(const char *event, struct json_object *args)
+{
+	struct json_object *addr, *host;
+	uint8_t buf[16];
+	const char *h;
+
+	if (strcmp(event, "socket.connect") && strcmp(event, "socket.sendto") &&
+	    strcmp(event, "socket.sendmsg") && strcmp(event, "socket.bind"))
+		return NULL;
+	if (!args || json_object_array_length(args) < 2)
+		return NULL;
+	addr = json_object_array_get_idx(args, 1);
+	if (!json_object_is_type(addr, json_type_array) || json_object_array_length(addr) < 2)
+		return NULL;
+	host = json_object_array_get_idx(addr, 0);
+	if (!json_object_is_type(host, json_type_string))
+		return NULL;
+	h = json_object_get_string(host);
+	if (!*h || inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1)
+		return NULL; /* a literal address needs no resolver */
+	return "libc_resolve_in_sockaddr";
 }
 
 /*

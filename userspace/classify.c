@@ -115,6 +115,7 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 	for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++) {
 		thread_clear(&p->threads[i]);
 		p->threads[i].tid = 0;
+		p->threads[i].held_valid = 0;
 	}
 	p->armed = p->started = p->spawn_child = 0;
 	p->ndbs = p->nprearm = 0;
@@ -134,6 +135,7 @@ static struct pysec_thread *thread_get(struct pysec_proc *p, uint32_t tid, int c
 	t = &p->threads[p->nthreads_next++ % PYSEC_THREADS_PER_PROC];
 	thread_clear(t);
 	t->tid = tid;
+	t->held_valid = 0;
 	return t;
 }
 
@@ -166,6 +168,8 @@ static const char *arg0_text(struct json_object *args)
 }
 
 static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r);
+static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
+		  int prearm);
 static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
 		  int prearm, const char **explained);
 
@@ -193,6 +197,16 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 	if (!p->armed)
 		arm(c, p);
 	t = thread_get(p, r->h.tid, 1);
+	if (t->held_valid) {
+		struct json_object *args = pysec_args_to_json(r->args, n);
+		char ev[PYSEC_EVENT_MAX];
+
+		copy_cstr(ev, sizeof(ev), r->event, strnlen(r->event, PYSEC_EVENT_MAX));
+		t->held_valid = 0;
+		if (!pysec_baseline_resolved_by(ev, args))
+			alert(c, p, &t->held, 0);
+		json_object_put(args);
+	}
 	t->head = (t->head + 1) % PYSEC_CTX_EVENTS;
 	if (t->n < PYSEC_CTX_EVENTS)
 		t->n++;
@@ -297,8 +311,29 @@ static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	rule = pysec_baseline_explain(&x);
 	if (explained)
 		*explained = rule;
-	if (!rule)
-		alert(c, p, r, prearm);
+	if (rule)
+		return;
+	if (!prearm && pysec_baseline_dns_shaped(&x)) {
+		struct pysec_thread *t = thread_get(p, r->h.tid, 1);
+
+		if (t->held_valid)
+			alert(c, p, &t->held, 0);
+		t->held = *r; /* judged at the thread's next audit event */
+		t->held_valid = 1;
+		return;
+	}
+	alert(c, p, r, prearm);
+}
+
+/* Held resolver queries whose explaining event never came. */
+static void release_held(struct pysec_classifier *c, struct pysec_proc *p)
+{
+	for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++) {
+		if (p->threads[i].held_valid) {
+			p->threads[i].held_valid = 0;
+			alert(c, p, &p->threads[i].held, 0);
+		}
+	}
 }
 
 /*
@@ -392,10 +427,14 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 		p = proc_get(c, r->h.pid, 1);
 		if (!p)
 			return;
+		release_held(c, p);
 		proc_new_image(p, r->h.ts_ns);
 		copy_cstr(p->exe, sizeof(p->exe), r->filename, strnlen(r->filename, PYSEC_PATH_MAX));
 		break;
 	case PYSEC_REC_EXIT:
+		p = proc_get(c, r->h.pid, 0);
+		if (p)
+			release_held(c, p);
 		proc_drop(c, r->h.pid);
 		break;
 	}

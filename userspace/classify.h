@@ -31,6 +31,9 @@ struct pysec_thread {
 	uint32_t tid;
 	struct pysec_event_ctx last[PYSEC_CTX_EVENTS]; /* ring, newest at head */
 	unsigned head, n;
+	/* a resolver query waiting for the socket event that explains it */
+	int held_valid;
+	struct pysec_sys_rec held;
 };
 
 #define PYSEC_THREADS_PER_PROC 32
@@ -91,6 +94,16 @@ void pysec_classifier_flush(struct pysec_classifier *c);
 
 /* The baseline: the rule explaining this unaudited syscall, or NULL. */
 const char *pysec_baseline_explain(const struct pysec_sysctx *x);
+
+/*
+ * A resolver query (a nameserver of /etc/resolv.conf, port 53) with no
+ * resolution event before it: CPython resolves a host name given to
+ * socket.connect/sendto/sendmsg/bind before it raises that event, so the
+ * verdict waits for the thread's next event (pysec_baseline_resolved_by).
+ */
+int pysec_baseline_dns_shaped(const struct pysec_sysctx *x);
+/* The rule id when `event` with `args` explains a held resolver query. */
+const char *pysec_baseline_resolved_by(const char *event, struct json_object *args);
 
 /* Newest audit event of a thread, or NULL. */
 const struct pysec_event_ctx *pysec_thread_last(const struct pysec_thread *t, unsigned i);
