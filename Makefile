@@ -72,11 +72,11 @@ $(BUILD)/pysechook.abi3.so: $(HOOK_SRCS) hookmod/module.c $(HOOK_HDRS) | $(BUILD
 		$(HOOK_SRCS) hookmod/module.c -lm
 
 # ---- tests
-$(BUILD)/tests/test_argdecode: tests/unit/test_argdecode.c userspace/argdecode.c | $(BUILD)/tests
-	$(CC) $(USER_CFLAGS) $^ -o $@ -lcmocka -ljson-c -lm
+$(BUILD)/tests/test_argdecode: tests/unit/test_argdecode.c userspace/argdecode.c tests/unit/unit_util.h | $(BUILD)/tests
+	$(CC) $(USER_CFLAGS) $(filter %.c,$^) -o $@ -lcmocka -ljson-c -lm
 
-$(BUILD)/tests/test_serialize: tests/unit/test_serialize.c $(HOOK_SRCS) userspace/argdecode.c | $(BUILD)/tests
-	$(CC) $(USER_CFLAGS) -Ihookmod $(shell $(PYCONFIG) --includes) $^ -o $@ \
+$(BUILD)/tests/test_serialize: tests/unit/test_serialize.c $(HOOK_SRCS) userspace/argdecode.c tests/unit/unit_util.h | $(BUILD)/tests
+	$(CC) $(USER_CFLAGS) -Ihookmod $(shell $(PYCONFIG) --includes) $(filter %.c,$^) -o $@ \
 		$(shell $(PYCONFIG) --embed --ldflags) -lcmocka -ljson-c -lm -ldl
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS)) | $(BUILD)/tests
