@@ -184,6 +184,30 @@ static void arm(struct pysec_classifier *c, struct pysec_proc *p)
 		judge(c, p, &p->prearm[i], 1, NULL);
 }
 
+/*
+ * ctypes.dlsym(lib, name) for a symbol that holds or reaches the audit
+ * hooks (the runtime's hook list, our hook's state and probe semaphore).
+ */
+static int aims_at_audit(struct json_object *args)
+{
+	static const char *const syms[] = {
+		"_PyRuntime", "PySys_AddAuditHook", "_PySys_ClearAuditHooks",
+		"pysechook_armed_in_process", "pysectrace_audit_semaphore",
+		"python_audit_semaphore", NULL,
+	};
+	struct json_object *name;
+
+	if (!args || json_object_array_length(args) < 2)
+		return 0;
+	name = json_object_array_get_idx(args, 1);
+	if (!json_object_is_type(name, json_type_string))
+		return 0;
+	for (const char *const *s = syms; *s; s++)
+		if (!strcmp(json_object_get_string(name), *s))
+			return 1;
+	return 0;
+}
+
 static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r)
 {
 	struct pysec_proc *p = proc_get(c, r->h.pid, 1);
@@ -218,6 +242,17 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 	copy_cstr(e->event, sizeof(e->event), r->event, strnlen(r->event, PYSEC_EVENT_MAX));
 	copy_cstr(e->file, sizeof(e->file), r->file, strnlen(r->file, PYSEC_FILE_MAX));
 	e->line = r->line;
+	if (!strcmp(e->event, "cpython._PySys_ClearAuditHooks")) {
+		p->cleared = 1;
+	} else if (!strcmp(e->event, "ctypes.dlsym") && aims_at_audit(e->args)) {
+		struct pysec_alert al = {
+			.kind = "tamper",
+			.reason = "ctypes looked up a symbol of the audit machinery",
+			.hdr = &r->h, .event = e, .proc = p, .thr = t, .count = 1,
+		};
+
+		c->fn(c->ctx, &al);
+	}
 	if (!strncmp(e->event, "cpython.run_", 12)) {
 		p->started = 1;
 		if (!strcmp(e->event, "cpython.run_file") && (a0 = arg0_text(e->args)))
@@ -250,9 +285,33 @@ static uint64_t alert_key(const struct pysec_sys_rec *r)
 	return h;
 }
 
+/* Writing /proc/<pid>/mem (or a thread's): reaching the audit machinery. */
+static int proc_mem_write(const struct pysec_sys_rec *r)
+{
+	char p[PYSEC_PATH_MAX];
+	const char *t;
+
+	if (r->token_kind != PYSEC_TK_PATH || (r->flags & 3) == 0 /* O_RDONLY */)
+		return 0;
+	copy_cstr(p, sizeof(p), r->path, strnlen(r->path, sizeof(r->path)));
+	if (strncmp(p, "/proc/", 6))
+		return 0;
+	t = strrchr(p, '/');
+	return t && !strcmp(t, "/mem");
+}
+
+static const char *kind_of(const struct pysec_proc *p, const struct pysec_sys_rec *r)
+{
+	if (proc_mem_write(r))
+		return "tamper";
+	return p->cleared ? "hook_cleared" : "bypass";
+}
+
 static const char *reason_of(const struct pysec_sys_rec *r, int prearm)
 {
-	if (r->verdict == PYSEC_V_AUDITED || (r->why & PYSEC_WHY_SWAPPED))
+	if (proc_mem_write(r))
+		return "opened process memory for writing: the audit hook and its probe live there";
+	if (r->why & PYSEC_WHY_SWAPPED || (r->verdict == PYSEC_V_AUDITED && (r->why & PYSEC_WHY_NAME_DIFFERS)))
 		return "the kernel's object is not the one the audit event named: the argument "
 		       "was swapped during the syscall";
 	if (prearm)
@@ -272,8 +331,10 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	uint64_t key = alert_key(r);
 	struct agg **b = &c->aggs[key % AGG_BUCKETS], *a;
 	struct pysec_alert al = {
-		.kind = "bypass", .reason = reason_of(r, prearm), .sys = r, .proc = p,
-		.thr = thread_get(p, r->h.tid, 0), .count = 1,
+		.kind = kind_of(p, r), .reason = p->cleared && !proc_mem_write(r) ?
+			"made after the interpreter cleared its audit hooks at finalization: "
+			"only native code runs then" : reason_of(r, prearm),
+		.hdr = &r->h, .sys = r, .proc = p, .thr = thread_get(p, r->h.tid, 0), .count = 1,
 	};
 
 	for (a = *b; a; a = a->next) {
@@ -372,7 +433,7 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 	if (!p)
 		return;
 	if (r->verdict == PYSEC_V_AUDITED) {
-		if (r->token_kind == PYSEC_TK_PATH && open_was_swapped(r))
+		if (r->token_kind == PYSEC_TK_PATH && (open_was_swapped(r) || proc_mem_write(r)))
 			alert(c, p, r, 0);
 		return;
 	}
@@ -476,7 +537,8 @@ void pysec_classifier_flush(struct pysec_classifier *c)
 			if (a->count < 2 || !a->proc_copy)
 				continue;
 			struct pysec_alert al = {
-				.kind = "bypass", .reason = reason_of(&a->first, 0), .sys = &a->first,
+				.kind = kind_of(a->proc_copy, &a->first),
+				.reason = reason_of(&a->first, 0), .hdr = &a->first.h, .sys = &a->first,
 				.proc = a->proc_copy, .thr = NULL, .count = a->count,
 			};
 

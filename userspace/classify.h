@@ -45,6 +45,7 @@ struct pysec_proc {
 	int armed;       /* an audit event arrived in the current image */
 	int started;     /* a cpython.run_* event: user code runs */
 	int spawn_child; /* forked by a thread that announced an exec (2: posix_spawn) */
+	int cleared;     /* the interpreter cleared its audit hooks (finalization) */
 	uint64_t image_ns; /* when the current image started (exec) */
 	char exe[PYSEC_PATH_MAX];
 	char script[PYSEC_PATH_MAX];
@@ -67,9 +68,11 @@ struct pysec_sysctx {
 };
 
 struct pysec_alert {
-	const char *kind;   /* "bypass" */
-	const char *reason; /* why it was judged unaudited */
-	const struct pysec_sys_rec *sys;
+	const char *kind;   /* "bypass", "hook_cleared", "tamper" */
+	const char *reason; /* why it was judged so */
+	const struct pysec_hdr *hdr;     /* the record the alert is about */
+	const struct pysec_sys_rec *sys; /* a syscall alert, or NULL ... */
+	const struct pysec_event_ctx *event; /* ... an audit event alert */
 	const struct pysec_proc *proc;
 	const struct pysec_thread *thr;
 	uint64_t count; /* identical alerts so far, this one included */

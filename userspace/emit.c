@@ -489,30 +489,44 @@ static struct json_object *alert_context(const struct pysec_alert *a, uint32_t *
 void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 {
 	const struct pysec_sys_rec *r = a->sys;
-	struct json_object *o = json_header(e, &r->h, "alert"), *proc, *origin;
-	char where[PYSEC_PATH_MAX + 32];
+	const struct pysec_hdr *h = a->hdr ? a->hdr : &r->h;
+	struct json_object *o = json_header(e, h, "alert"), *proc;
+	char where[PYSEC_PATH_MAX + 32] = "", target[PYSEC_PATH_MAX + 64] = "";
 	int exec = 0;
 
 	add_str(o, "kind", a->kind);
-	pysec_json_syscall_args(o, r);
+	if (r) {
+		pysec_json_syscall_args(o, r);
+		snprintf(target, sizeof(target), "%s %s", pysec_syscall_name(r->nr), target_text(o));
+	} else if (a->event) {
+		add_str(o, "event", a->event->event);
+		json_object_object_add(o, "args", json_object_get(a->event->args));
+		if (a->event->line) {
+			add_str(o, "file", a->event->file);
+			add_int(o, "line", a->event->line);
+		}
+		snprintf(target, sizeof(target), "%s %s", a->event->event,
+			 json_object_to_json_string_ext(a->event->args, JSON_C_TO_STRING_PLAIN));
+	}
 	add_str(o, "reason", a->reason);
-	json_object_object_add(o, "why", why_json(r->why));
-	add_int(o, "count", (int64_t)a->count);
-	origin = json_object_new_object();
-	origin_of(r, where, sizeof(where), &exec);
-	{
+	if (r) {
+		struct json_object *origin = json_object_new_object();
 		char ip[32];
 
+		json_object_object_add(o, "why", why_json(r->why));
+		origin_of(r, where, sizeof(where), &exec);
 		snprintf(ip, sizeof(ip), "0x%llx", (unsigned long long)r->ip);
 		add_str(origin, "ip", ip);
+		add_str(origin, "mapping", where);
+		json_object_object_add(origin, "executable", json_object_new_boolean(exec));
+		json_object_object_add(o, "origin", origin);
 	}
-	add_str(origin, "mapping", where);
-	json_object_object_add(origin, "executable", json_object_new_boolean(exec));
-	json_object_object_add(o, "origin", origin);
+	add_int(o, "count", (int64_t)a->count);
+
 	uint32_t ctx_tid = 0;
 
 	json_object_object_add(o, "context", alert_context(a, &ctx_tid));
-	if (ctx_tid && ctx_tid != r->h.tid)
+	if (ctx_tid && ctx_tid != h->tid)
 		add_int(o, "context_tid", ctx_tid);
 	proc = json_object_new_object();
 	if (a->proc) {
@@ -524,17 +538,16 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 			 (unsigned long long)a->proc->image_ns);
 		add_str(proc, "id", id);
 	}
-	pysec_proc_identity(r->h.pid, proc);
+	pysec_proc_identity(h->pid, proc);
 	json_object_object_add(o, "process", proc);
 	e->alerts++;
 	if (e->format == PYSEC_FMT_JSON) {
 		write_json(e, o);
 		return;
 	}
-	text_prefix(e, &r->h);
-	fprintf(e->out, "%sALERT %s%s %s %s from %s%s: %s%s\n", e->color ? "\033[1;31m" : "",
-		a->kind, a->count > 1 ? " (repeated)" : "", pysec_syscall_name(r->nr),
-		target_text(o), where[0] ? where : "?", a->count > 1 ? "" : "", a->reason,
+	text_prefix(e, h);
+	fprintf(e->out, "%sALERT %s%s %s%s%s: %s%s\n", e->color ? "\033[1;31m" : "", a->kind,
+		a->count > 1 ? " (repeated)" : "", target, where[0] ? " from " : "", where, a->reason,
 		e->color ? "\033[0m" : "");
 	if (a->count > 1)
 		fprintf(e->out, "  ... %llu identical alerts in all\n", (unsigned long long)a->count);
