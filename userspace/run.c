@@ -324,7 +324,52 @@ static void attach_module_copy(struct pysectrace_bpf *skel, const char *hook_lib
 	module_link = link;
 }
 
-static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib)
+/*
+ * A private copy of the hook library for this run: a uprobe on the shared
+ * file would fire in every process on the host that preloads it, each one
+ * paying the trap on every audit event for as long as this run lasts.  The
+ * copy goes next to the original (where it is known to be executable),
+ * else /tmp; unlinked at exit, processes that map it keep it.
+ */
+static int private_hook_copy(const char *hook_lib, char *out, size_t len)
+{
+	const char *slash = strrchr(hook_lib, '/');
+	char buf[65536];
+	int in, fd = -1;
+	ssize_t n;
+
+	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+		if (attempt == 0 && slash)
+			snprintf(out, len, "%.*s/.pysectrace-run-%d.so", (int)(slash - hook_lib),
+				 hook_lib, (int)getpid());
+		else
+			snprintf(out, len, "/tmp/.pysectrace-run-%d.so", (int)getpid());
+		unlink(out);
+		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
+	in = open(hook_lib, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || in < 0)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			goto fail;
+	if (n < 0 || fchmod(fd, 0644) != 0)
+		goto fail;
+	close(in);
+	close(fd);
+	return 0;
+fail:
+	if (in >= 0)
+		close(in);
+	if (fd >= 0) {
+		close(fd);
+		unlink(out);
+	}
+	out[0] = 0;
+	return -1;
+}
+
+static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib, const char *probe_lib)
 {
 	struct pysectrace_bpf *skel = pysectrace_bpf__open();
 	struct bpf_link *link;
@@ -347,12 +392,12 @@ static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib)
 		pysec_err("cannot attach the process-tracking tracepoints: %s", strerror(-err));
 		return -1;
 	}
-	link = bpf_program__attach_usdt(skel->progs.usdt__audit, -1, hook_lib,
+	link = bpf_program__attach_usdt(skel->progs.usdt__audit, -1, probe_lib,
 					PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
 	if (!link) {
 		pysec_err("cannot attach to the USDT probe %s:%s in %s: %s (is it a "
 			  "libpysechook.so from this version?)",
-			  PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, hook_lib, strerror(errno));
+			  PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, probe_lib, strerror(errno));
 		return -1;
 	}
 	skel->links.usdt__audit = link; /* destroyed with the skeleton */
@@ -387,7 +432,7 @@ int cmd_run(int argc, char **argv)
 	struct pipeline pl = { 0 };
 	struct launched child = { 0 };
 	struct run_opts o;
-	char hook_lib[PATH_MAX];
+	char hook_lib[PATH_MAX], copy[PATH_MAX + 64] = "";
 	FILE *out = NULL;
 	int status = 0, rc = EXIT_TOOL_FAILED, err;
 
@@ -405,7 +450,11 @@ int cmd_run(int argc, char **argv)
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	if (load_bpf(&skel, hook_lib) < 0)
+	if (private_hook_copy(hook_lib, copy, sizeof(copy)) < 0)
+		pysec_err("warning: cannot make a private copy of %s (%s): every process on this "
+			  "host that preloads it pays for the probe while this run lasts",
+			  hook_lib, strerror(errno));
+	if (load_bpf(&skel, hook_lib, copy[0] ? copy : hook_lib) < 0)
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &pl, NULL);
 	if (!rb) {
@@ -413,7 +462,7 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	install_signal_handlers();
-	if (launch(skel, &o, hook_lib, &child) < 0)
+	if (launch(skel, &o, copy[0] ? copy : hook_lib, &child) < 0)
 		goto cleanup;
 	if (child.exec_errno) {
 		waitpid(child.pid, &status, 0);
@@ -444,6 +493,8 @@ int cmd_run(int argc, char **argv)
 	rc = status_to_exit(status);
 cleanup:
 	child_pid = 0;
+	if (copy[0])
+		unlink(copy);
 	ring_buffer__free(rb);
 	pysec_classifier_free(pl.cls);
 	bpf_link__destroy(module_link);
