@@ -22,6 +22,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set before load: follow only the tree the user asked for. */
 const volatile int trace_all_hooked = 0;
+/*
+ * Set before load: forward audited syscalls too (--show all).  Otherwise a
+ * syscall the kernel matched is only forwarded when user space has to look
+ * again (a file name that differs from the path, /proc memory).
+ */
+const volatile int emit_audited = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -91,6 +97,17 @@ static __always_inline __u32 pid_nr_in_own_ns(struct pid *p)
 	level = BPF_CORE_READ(p, level);
 	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
 	return up.nr;
+}
+
+/*
+ * Batched wakeups: waking the reader costs more than the record itself
+ * (PERF-FLOOR: ~8 us a record).  User space polls on a short timer; a
+ * backlog past a quarter of the buffer wakes it at once.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > 4 * 1024 * 1024 ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void fill_hdr(struct pysec_hdr *h, __u32 type, struct task_struct *task)
@@ -237,7 +254,7 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	r->pad2 = 0;
 	if (!file || bpf_probe_read_user_str(r->file, sizeof(r->file), file) < 0)
 		r->file[0] = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
 
@@ -292,7 +309,7 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 	r->child_pid = ctgid;
 	r->exit_code = 0;
 	r->filename[0] = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
 
@@ -314,7 +331,7 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *p)
 	r->child_pid = 0;
 	r->exit_code = BPF_CORE_READ(p, exit_code);
 	r->filename[0] = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
 
@@ -417,20 +434,28 @@ static __always_inline int read_sockaddr(struct pysec_sys_rec *r, const void *ua
 	return 1;
 }
 
+/*
+ * argv as NUL-separated strings: each read starts in the first half of the
+ * buffer and may fill at most half of it, so the verifier can bound both.
+ */
 static __always_inline void read_argv(struct pysec_sys_rec *r, const char *const *argv)
 {
+	const __u32 half = PYSEC_SYS_ARGV_MAX / 2;
 	__u32 off = 0;
 
 	for (int i = 0; i < 8 && argv; i++) {
 		const char *a = NULL;
 		long n;
 
+		if (off >= half)
+			break;
 		if (bpf_probe_read_user(&a, sizeof(a), &argv[i]) != 0 || !a)
 			break;
-		if (off >= PYSEC_SYS_ARGV_MAX - 1)
-			break;
-		n = bpf_probe_read_user_str(&r->argv[off & (PYSEC_SYS_ARGV_MAX - 1)],
-					    (PYSEC_SYS_ARGV_MAX - off) & (PYSEC_SYS_ARGV_MAX - 1), a);
+		__u64 o = off;
+
+		asm volatile("" : "+r"(o)); /* mask the register the access uses */
+		o &= half - 1;
+		n = bpf_probe_read_user_str(&r->argv[o], half, a);
 		if (n <= 0)
 			break;
 		off += (__u32)n;
@@ -634,18 +659,19 @@ int BPF_PROG(tp_btf__sys_enter, struct pt_regs *regs, long id)
 	r->enter_ns = r->h.ts_ns;
 	r->nr = (__u32)id;
 	r->ip = BPF_CORE_READ(regs, ip);
-	{
+	if (sys_args(r, id, regs, &kind) < 0)
+		return 0;
+	r->token_kind = kind;
+	r->verdict = tp->hooked ? PYSEC_V_UNAUDITED : PYSEC_V_UNHOOKED;
+	decide(r, tid);
+	/* where the call came from matters to an alert: not for audited ones */
+	if (r->verdict != PYSEC_V_AUDITED || emit_audited) {
 		struct origin o = {};
 
 		bpf_find_vma((struct task_struct *)bpf_get_current_task_btf(), r->ip, origin_cb, &o, 0);
 		r->origin_flags = o.origin_flags;
 		__builtin_memcpy(r->origin, o.origin, sizeof(r->origin));
 	}
-	if (sys_args(r, id, regs, &kind) < 0)
-		return 0;
-	r->token_kind = kind;
-	r->verdict = tp->hooked ? PYSEC_V_UNAUDITED : PYSEC_V_UNHOOKED;
-	decide(r, tid);
 	if (bpf_map_update_elem(&pending, &tid, r, BPF_ANY) != 0)
 		count(PYSEC_CNT_PENDING_FULL);
 	return 0;
@@ -727,13 +753,20 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 	if (r->token_kind == PYSEC_TK_PATH)
 		reread_path(r, NULL, tid);
 	confirm(r, ret);
+	if (r->verdict == PYSEC_V_AUDITED && !emit_audited && !(r->why & PYSEC_WHY_NAME_DIFFERS) &&
+	    !(r->path[0] == '/' && r->path[1] == 'p' && r->path[2] == 'r' && r->path[3] == 'o' &&
+	      r->path[4] == 'c' && r->path[5] == '/')) {
+		count(PYSEC_CNT_AUDITED_SYSCALLS);
+		bpf_map_delete_elem(&pending, &tid);
+		return 0;
+	}
 	if ((r->nr == NR_execve || r->nr == NR_execveat) && ret == 0 &&
 	    r->verdict == PYSEC_V_AUDITED) {
 		__u32 why = 0;
 
 		token_match(tid, PYSEC_TK_EXEC, r->key, 0, 1, &why); /* consumed */
 	}
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), 0) != 0)
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags()) != 0)
 		count(PYSEC_CNT_RB_LOST);
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
@@ -774,6 +807,6 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename),
 				      BPF_CORE_READ(bprm, filename)) < 0)
 		r->filename[0] = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }

@@ -127,6 +127,7 @@ enum pysec_counter {
 	PYSEC_CNT_TRACKED_FULL,/* processes not tracked: table full */
 	PYSEC_CNT_PENDING_FULL,/* syscalls not followed: pending table full */
 	PYSEC_CNT_TOKENS_FULL, /* tokens not stored: token table full */
+	PYSEC_CNT_AUDITED_SYSCALLS, /* audited syscalls counted, not forwarded */
 	PYSEC_CNT_MAX,
 };
 

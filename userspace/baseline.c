@@ -349,12 +349,35 @@ static int fork_thread_count(const struct pysec_sysctx *x)
 
 /*
  * _posixsubprocess in the child, between fork and exec: lists its fds to
- * close them (no audit event: the child runs no Python code).
+ * close them (no audit event: the child runs no Python code).  Also after
+ * _posixsubprocess.fork_exec called directly (multiprocessing): a fork
+ * child that has raised no audit event yet.
  */
 static int subprocess_child_fds(const struct pysec_sysctx *x)
 {
-	return x->proc->spawn_child && read_only(x) &&
-	       (!strcmp(x->path, "/proc/self/fd") || !strcmp(x->path, "/dev/fd"));
+	return (x->proc->spawn_child ||
+		(x->proc->forked && !x->proc->pyfork && x->proc->events == 0)) &&
+	       read_only(x) && (!strcmp(x->path, "/proc/self/fd") || !strcmp(x->path, "/dev/fd"));
+}
+
+/*
+ * POSIX semaphores (multiprocessing Lock/Queue/Pool: _multiprocessing's
+ * sem_open, no event): glibc creates /dev/shm/sem.* read-write.
+ */
+static int libc_posix_sem(const struct pysec_sysctx *x)
+{
+	return is_open(x) && has_prefix(x->path, "/dev/shm/sem.") &&
+	       (x->r->flags & O_ACCMODE) == O_RDWR && !strchr(x->path + 13, '/');
+}
+
+/* Same file: resolved paths (or the strings, when one cannot be resolved). */
+static int same_file(const char *a, const char *b)
+{
+	char ra[4096], rb[4096];
+
+	if (realpath(a, ra) && realpath(b, rb))
+		return !strcmp(ra, rb);
+	return !strcmp(a, b);
 }
 
 /*
@@ -371,9 +394,11 @@ static int multiprocessing_reexec(const struct pysec_sysctx *x)
 	};
 	const struct pysec_sys_rec *r = x->r;
 	size_t n = r->argv_len < PYSEC_SYS_ARGV_MAX ? r->argv_len : PYSEC_SYS_ARGV_MAX;
+	/* a successful exec's record comes after the new image's: compare the old */
+	const char *self = r->ret == 0 ? x->proc->prev_exe : x->proc->exe;
 	int dash_c = 0;
 
-	if (r->nr != NR_execve || !x->proc->exe[0] || strcmp(base_name(x->path), base_name(x->proc->exe)))
+	if (r->nr != NR_execve || !self[0] || !same_file(x->path, self))
 		return 0;
 	for (size_t i = 0; i < n;) {
 		const char *a = r->argv + i;
@@ -422,6 +447,8 @@ static const struct baseline_rule {
 	{ "fork_thread_count", fork_thread_count, "os.fork() counting threads (3.12+)" },
 	{ "subprocess_child_fds", subprocess_child_fds,
 	  "_posixsubprocess closing fds in the child before exec" },
+	{ "libc_posix_sem", libc_posix_sem,
+	  "POSIX semaphores of multiprocessing (sem_open in /dev/shm)" },
 	{ "multiprocessing_reexec", multiprocessing_reexec,
 	  "multiprocessing re-executing this interpreter (spawn/forkserver)" },
 };

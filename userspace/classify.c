@@ -118,6 +118,7 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 		p->threads[i].held_valid = 0;
 	}
 	p->armed = p->started = p->spawn_child = 0;
+	p->events = 0;
 	p->ndbs = p->nprearm = 0;
 	p->script[0] = 0;
 	p->image_ns = ts;
@@ -220,6 +221,7 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 		return;
 	if (!p->armed)
 		arm(c, p);
+	p->events++;
 	t = thread_get(p, r->h.tid, 1);
 	if (t->held_valid) {
 		struct json_object *args = pysec_args_to_json(r->args, n);
@@ -473,6 +475,7 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 			return;
 		proc_new_image(child, r->h.ts_ns);
 		child->ppid = r->h.pid;
+		child->forked = 1;
 		child->armed = p->armed;
 		child->started = p->started;
 		memcpy(child->exe, p->exe, sizeof(child->exe));
@@ -480,6 +483,7 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 		child->ndbs = p->ndbs;
 		t = thread_get(p, r->h.tid, 0);
 		e = pysec_thread_last(t, 0);
+		child->pyfork = e && !strcmp(e->event, "os.fork");
 		child->spawn_child = !e ? 0 : !strcmp(e->event, "os.posix_spawn") ? 2 :
 				     (!strcmp(e->event, "subprocess.Popen") ||
 				      !strcmp(e->event, "os.system"));
@@ -490,6 +494,8 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 			return;
 		release_held(c, p);
 		proc_new_image(p, r->h.ts_ns);
+		/* the execve syscall record follows this one: it belongs to prev_exe */
+		memcpy(p->prev_exe, p->exe, sizeof(p->exe));
 		copy_cstr(p->exe, sizeof(p->exe), r->filename, strnlen(r->filename, PYSEC_PATH_MAX));
 		break;
 	case PYSEC_REC_EXIT:

@@ -48,6 +48,10 @@ struct pysec_proc {
 	int cleared;     /* the interpreter cleared its audit hooks (finalization) */
 	uint64_t image_ns; /* when the current image started (exec) */
 	char exe[PYSEC_PATH_MAX];
+	char prev_exe[PYSEC_PATH_MAX]; /* the image before the last exec */
+	int forked;          /* a fork child ... */
+	int pyfork;          /* ... made by os.fork(): Python code runs in it */
+	uint64_t events;     /* ... and the audit events since its fork/exec */
 	char script[PYSEC_PATH_MAX];
 	char dbs[PYSEC_MAX_DBS][PYSEC_PATH_MAX]; /* sqlite3.connect targets */
 	unsigned ndbs;

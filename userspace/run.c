@@ -369,7 +369,8 @@ fail:
 	return -1;
 }
 
-static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib, const char *probe_lib)
+static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib, const char *probe_lib,
+		    int show_all)
 {
 	struct pysectrace_bpf *skel = pysectrace_bpf__open();
 	struct bpf_link *link;
@@ -380,6 +381,7 @@ static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib, const cha
 		pysec_err("cannot open the BPF object: %s", strerror(errno));
 		return -1;
 	}
+	skel->rodata->emit_audited = show_all;
 	err = pysectrace_bpf__load(skel);
 	if (err) {
 		pysec_err("the kernel refused the BPF programs (%s); run with -v for the "
@@ -454,7 +456,7 @@ int cmd_run(int argc, char **argv)
 		pysec_err("warning: cannot make a private copy of %s (%s): every process on this "
 			  "host that preloads it pays for the probe while this run lasts",
 			  hook_lib, strerror(errno));
-	if (load_bpf(&skel, hook_lib, copy[0] ? copy : hook_lib) < 0)
+	if (load_bpf(&skel, hook_lib, copy[0] ? copy : hook_lib, o.show == PYSEC_SHOW_ALL) < 0)
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &pl, NULL);
 	if (!rb) {
@@ -471,7 +473,10 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	for (;;) {
-		err = ring_buffer__poll(rb, 100);
+		/* the kernel side batches wakeups: this timer is the reader's pace */
+		err = ring_buffer__poll(rb, 50);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(rb); /* epoll saw no wakeup: read anyway */
 		fflush(out);
 		if (err < 0 && err != -EINTR) {
 			pysec_err("reading the ring buffer: %s", strerror(-err));
