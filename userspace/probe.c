@@ -1323,14 +1323,17 @@ static void plan_audit(struct probe_ctx *ctx)
 		 "hook USDT pysectrace:audit (libpysechook.so via "
 		 "LD_PRELOAD)",
 		 "semaphore-gated: free until traced; %s", lib);
-	if (opt->avail == T_YES)
-		plan_add(ctx, "probe cost", "optimized uprobe (nop5 -> call)",
-			 "~1.5 us per audit event that fires the probe");
-	else
-		plan_add(ctx, "probe cost", opt->avail == T_NO ? "int3 trap" : "unknown",
-			 "~5-6 us per fired event if not optimized; the hook must drop hot "
-			 "I/O-free events before the probe%s",
-			 unverified(opt));
+	/*
+	 * The hook's probe site is a 1-byte nop even where uprobes can be
+	 * optimized: on 6.18 a child forked after the site was optimized
+	 * crashes at its first hit (hookmod/hook.c, PYSEC_PROBE_NOP5).
+	 */
+	plan_add(ctx, "probe cost", "int3 trap (1-byte nop site)",
+		 "~5-6 us per audit event that fires the probe; %s",
+		 opt->avail == T_YES ? "this kernel could optimize a 5-byte nop site, but "
+				       "forked children then crash at their first hit (6.18), so "
+				       "the hook does not use one" :
+				       "this kernel does not optimize uprobes");
 }
 
 static void plan_syscalls(struct probe_ctx *ctx)
