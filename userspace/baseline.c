@@ -21,6 +21,7 @@
 #define NR_execve 59
 #define NR_execveat 322
 #define NR_connect 42
+#define KERNEL_O_LARGEFILE 0100000 /* x86_64, like the syscall numbers */
 
 static int has_prefix(const char *s, const char *p)
 {
@@ -74,12 +75,22 @@ static int is_shared_lib(const char *path)
 	return 0;
 }
 
+/* A ".." component: the path may leave the directory it starts with. */
+static int has_dotdot(const char *p)
+{
+	for (const char *s = p; (s = strstr(s, "..")); s += 2)
+		if ((s == p || s[-1] == '/') && (s[2] == 0 || s[2] == '/'))
+			return 1;
+	return 0;
+}
+
 static int in_list(const char *path, const char *const *list)
 {
 	for (; *list; list++) {
 		size_t n = strlen(*list);
 
-		if ((*list)[n - 1] == '/' ? has_prefix(path, *list) : !strcmp(path, *list))
+		if ((*list)[n - 1] == '/' ? has_prefix(path, *list) && !has_dotdot(path)
+					  : !strcmp(path, *list))
 			return 1;
 	}
 	return 0;
@@ -102,11 +113,13 @@ static const char *last_event(const struct pysec_sysctx *x)
  */
 static int ld_so_library_load(const struct pysec_sysctx *x)
 {
-	unsigned long fl = x->r->flags & ~(unsigned long)O_LARGEFILE;
+	/* the kernel's O_LARGEFILE: glibc's is 0 on 64-bit, so it cannot mask it */
+	unsigned long fl = x->r->flags & ~(unsigned long)KERNEL_O_LARGEFILE;
 
 	return is_open(x) && fl == (O_RDONLY | O_CLOEXEC) &&
 	       (is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache") ||
-		strstr(x->path, "/glibc-hwcaps/") || !strcmp(x->path, "/etc/ld.so.preload"));
+		(strstr(x->path, "/glibc-hwcaps/") && !has_dotdot(x->path)) ||
+		!strcmp(x->path, "/etc/ld.so.preload"));
 }
 
 /* glibc loads locale, charset and time-zone data lazily, with no event */

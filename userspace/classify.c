@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "argdecode.h"
 #include "classify.h"
@@ -24,6 +25,7 @@ struct proc_node {
 struct agg {
 	uint64_t key;
 	uint64_t count;
+	const char *kind, *reason; /* as the first alert said them */
 	struct pysec_sys_rec first; /* for the final report */
 	struct pysec_proc *proc_copy;
 	struct agg *next;
@@ -117,7 +119,7 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 		p->threads[i].tid = 0;
 		p->threads[i].held_valid = 0;
 	}
-	p->armed = p->started = p->spawn_child = 0;
+	p->armed = p->started = p->spawn_child = p->cleared = 0;
 	p->events = 0;
 	p->ndbs = p->nprearm = 0;
 	p->script[0] = 0;
@@ -153,6 +155,24 @@ static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 		n = cap - 1;
 	memcpy(dst, src, n);
 	dst[n] = 0;
+}
+
+/*
+ * sqlite opens a relative database name as <cwd>/<name> (unixFullPathname):
+ * resolve it against the process's working directory when it connects.
+ */
+static int db_abspath(uint32_t pid, const char *db, char *out, size_t len)
+{
+	char link[64], cwd[PYSEC_PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/cwd", pid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n <= 0)
+		return -1;
+	cwd[n] = 0;
+	n = snprintf(out, len, "%s/%s", strcmp(cwd, "/") ? cwd : "", db);
+	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
 /* First argument as text (str or bytes), for paths named by events. */
@@ -261,6 +281,10 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 			copy_cstr(p->script, sizeof(p->script), a0, strlen(a0));
 	} else if (!strcmp(e->event, "sqlite3.connect") && (a0 = arg0_text(e->args)) &&
 		   strcmp(a0, ":memory:")) {
+		char full[PYSEC_PATH_MAX];
+
+		if (a0[0] != '/' && !db_abspath(r->h.pid, a0, full, sizeof(full)))
+			a0 = full;
 		copy_cstr(p->dbs[p->ndbs % PYSEC_MAX_DBS], PYSEC_PATH_MAX, a0, strlen(a0));
 		p->ndbs = p->ndbs < PYSEC_MAX_DBS ? p->ndbs + 1 : PYSEC_MAX_DBS;
 	}
@@ -349,6 +373,8 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	if (a) {
 		a->key = key;
 		a->count = 1;
+		a->kind = al.kind;
+		a->reason = al.reason;
 		a->first = *r;
 		a->proc_copy = malloc(sizeof(*p));
 		if (a->proc_copy) {
@@ -440,8 +466,10 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 		return;
 	}
 	if (r->verdict == PYSEC_V_UNAUDITED) {
-		if (!p->armed)
-			arm(c, p); /* the kernel saw the hook before we did */
+		/* the kernel saw the hook before we did; but a successful exec's
+		 * record comes after the new image's EXEC record: it is the old one's */
+		if (!p->armed && !(r->token_kind == PYSEC_TK_EXEC && r->ret == 0))
+			arm(c, p);
 		judge(c, p, r, 0, explained);
 		return;
 	}
@@ -543,8 +571,7 @@ void pysec_classifier_flush(struct pysec_classifier *c)
 			if (a->count < 2 || !a->proc_copy)
 				continue;
 			struct pysec_alert al = {
-				.kind = kind_of(a->proc_copy, &a->first),
-				.reason = reason_of(&a->first, 0), .hdr = &a->first.h, .sys = &a->first,
+				.kind = a->kind, .reason = a->reason, .hdr = &a->first.h, .sys = &a->first,
 				.proc = a->proc_copy, .thr = NULL, .count = a->count,
 			};
 
