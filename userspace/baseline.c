@@ -115,7 +115,14 @@ static int ld_so_library_load(const struct pysec_sysctx *x)
 {
 	/* the kernel's O_LARGEFILE: glibc's is 0 on 64-bit, so it cannot mask it */
 	unsigned long fl = x->r->flags & ~(unsigned long)KERNEL_O_LARGEFILE;
+	char opened[PYSEC_ORIGIN_MAX];
 
+	/* a library-shaped name that is a symlink to something else is not one */
+	memcpy(opened, x->r->opened, sizeof(opened));
+	opened[sizeof(opened) - 1] = 0;
+	if (opened[0] && !is_shared_lib(opened) && strcmp(opened, "ld.so.cache") &&
+	    strcmp(opened, "ld.so.preload") && !(x->r->flags & O_DIRECTORY))
+		return 0;
 	return is_open(x) && fl == (O_RDONLY | O_CLOEXEC) &&
 	       (is_shared_lib(x->path) || !strcmp(x->path, "/etc/ld.so.cache") ||
 		(strstr(x->path, "/glibc-hwcaps/") && !has_dotdot(x->path)) ||

@@ -619,6 +619,20 @@ static void test_ld_so_ignores_kernel_o_largefile(void **state)
 	expect_alert("library, O_RDWR|O_CLOEXEC|O_LARGEFILE", &r);
 }
 
+/* A library-shaped path whose fd names another file: a symlink, no library. */
+static void test_ld_so_symlink_to_non_library(void **state)
+{
+	struct pysec_sys_rec r;
+
+	py_proc(100);
+	r = sys_open(100, 100, PYSEC_V_UNAUDITED, "/tmp/evil.so", RO_CLOEXEC);
+	snprintf(r.opened, sizeof(r.opened), "shadow");
+	expect_alert("/tmp/evil.so -> shadow", &r);
+	r = sys_open(100, 100, PYSEC_V_UNAUDITED, "/lib/x86_64-linux-gnu/libz.so.1", RO_CLOEXEC);
+	snprintf(r.opened, sizeof(r.opened), "libz.so.1.2.13");
+	expect_explained("libz.so.1 -> libz.so.1.2.13", &r, "ld_so_library_load");
+}
+
 static void test_libc_locale_tz(void **state)
 {
 	static const char *const in[] = {
@@ -1939,6 +1953,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_ld_so_library_load),
 	    T(test_ld_so_ignores_kernel_o_largefile),
+	    T(test_ld_so_symlink_to_non_library),
 	    T(test_libc_locale_tz),
 	    T(test_libc_nss_config),
 	    T(test_libc_nscd),
