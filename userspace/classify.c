@@ -34,6 +34,7 @@ struct agg {
 struct pysec_classifier {
 	pysec_alert_fn fn;
 	void *ctx;
+	uint64_t prearm_dropped;
 	struct proc_node *procs[PROC_BUCKETS];
 	struct agg *aggs[AGG_BUCKETS];
 };
@@ -487,6 +488,8 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 	*explained = pysec_baseline_explain(&x);
 	if (!*explained && p->nprearm < PYSEC_PREARM_MAX)
 		p->prearm[p->nprearm++] = *r;
+	else if (!*explained)
+		c->prearm_dropped++;
 }
 
 static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
@@ -562,6 +565,11 @@ void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
 			on_proc(c, rec);
 		break;
 	}
+}
+
+uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c)
+{
+	return c->prearm_dropped;
 }
 
 void pysec_classifier_flush(struct pysec_classifier *c)

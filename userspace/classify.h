@@ -96,6 +96,12 @@ void pysec_classifier_free(struct pysec_classifier *c);
 void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
 		    const char **explained);
 
+/*
+ * Unhooked syscalls that could not be held for judgment (queue of
+ * PYSEC_PREARM_MAX per process full): reported as a loss.
+ */
+uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c);
+
 /* Alerts that repeated: call fn once more for each, with the final count. */
 void pysec_classifier_flush(struct pysec_classifier *c);
 

@@ -495,6 +495,11 @@ int cmd_run(int argc, char **argv)
 	ring_buffer__consume(rb);
 	pysec_classifier_flush(pl.cls);
 	report_kernel_losses(&pl.em, skel->bss->counters);
+	if (pysec_classifier_prearm_dropped(pl.cls)) {
+		pysec_emit_lost(&pl.em, "prearm_queue", pysec_classifier_prearm_dropped(pl.cls));
+		pysec_err("%llu syscalls made before a hook armed were not judged: queue full",
+			  (unsigned long long)pysec_classifier_prearm_dropped(pl.cls));
+	}
 	rc = status_to_exit(status);
 cleanup:
 	child_pid = 0;
