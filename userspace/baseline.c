@@ -129,6 +129,17 @@ static int ld_so_library_load(const struct pysec_sysctx *x)
 		!strcmp(x->path, "/etc/ld.so.preload"));
 }
 
+/*
+ * O_PATH: a handle that can neither read nor write the file (glibc's
+ * fchmodat(AT_SYMLINK_NOFOLLOW) behind os.chmod(follow_symlinks=False),
+ * nss-systemd's directory walks).  Re-opening it through /proc/self/fd, or
+ * executing it, are monitored syscalls of their own.
+ */
+static int o_path_no_data(const struct pysec_sysctx *x)
+{
+	return is_open(x) && (x->r->flags & 010000000 /* O_PATH */);
+}
+
 /* glibc loads locale, charset and time-zone data lazily, with no event */
 static int libc_locale_tz(const struct pysec_sysctx *x)
 {
@@ -156,6 +167,20 @@ static int libc_nss_config(const struct pysec_sysctx *x)
 	};
 
 	return read_only(x) && in_list(x->path, conf);
+}
+
+/*
+ * nss-systemd (pwd, grp, getpass.getuser(), shutil.chown by name): the
+ * userdb directories and their records, read-only
+ */
+static int libc_nss_userdb(const struct pysec_sysctx *x)
+{
+	static const char *const dirs[] = {
+		"/run/systemd/userdb/", "/etc/userdb/", "/run/userdb/", "/run/host/userdb/",
+		"/usr/local/lib/userdb/", "/usr/lib/userdb/", "/lib/userdb/", NULL,
+	};
+
+	return read_only(x) && in_list(x->path, dirs);
 }
 
 /* glibc asks the name-service cache daemon first (AF_UNIX connect) */
@@ -443,10 +468,14 @@ static const struct baseline_rule {
 } rules[] = {
 	{ "ld_so_library_load", ld_so_library_load,
 	  "the dynamic loader opening a library (exec, C extension import, ctypes.dlopen, NSS)" },
+	{ "o_path_no_data", o_path_no_data,
+	  "an O_PATH handle gives no access to the file's data" },
 	{ "libc_locale_tz", libc_locale_tz, "glibc reads locale/charset/time-zone data lazily" },
 	{ "libc_nss_config", libc_nss_config,
 	  "glibc's resolver reads its configuration (also inside CPython's setipaddr)" },
 	{ "libc_nscd", libc_nscd, "glibc asks the name-service cache daemon" },
+	{ "libc_nss_userdb", libc_nss_userdb,
+	  "nss-systemd reads its user/group records (pwd, grp lookups)" },
 	{ "libc_dns_query", libc_dns_query,
 	  "glibc's stub resolver queries a nameserver of /etc/resolv.conf on port 53" },
 	{ "libc_gai_sort", libc_gai_sort,

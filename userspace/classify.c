@@ -123,6 +123,7 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 	p->armed = p->started = p->spawn_child = p->cleared = 0;
 	p->events = 0;
 	p->ndbs = p->nprearm = 0;
+	p->prearm_overflow = 0;
 	p->script[0] = 0;
 	p->image_ns = ts;
 }
@@ -201,6 +202,8 @@ static void arm(struct pysec_classifier *c, struct pysec_proc *p)
 
 	p->armed = 1;
 	p->nprearm = 0;
+	c->prearm_dropped += p->prearm_overflow; /* a hooked Python after all */
+	p->prearm_overflow = 0;
 	/* the held pre-arm syscalls happened in a hooked Python after all */
 	for (unsigned i = 0; i < n && i < PYSEC_PREARM_MAX; i++)
 		judge(c, p, &p->prearm[i], 1, NULL);
@@ -442,16 +445,21 @@ static int open_was_swapped(const struct pysec_sys_rec *r)
 		return 0;
 	copy_cstr(req, sizeof(req), r->path, strnlen(r->path, sizeof(r->path)));
 	copy_cstr(opened, sizeof(opened), r->opened, strnlen(r->opened, sizeof(r->opened)));
-	if (req[0] == '/')
-		snprintf(full, sizeof(full), "/proc/%u/root%s", r->h.pid, req);
-	else if (r->dirfd == -100)
-		snprintf(full, sizeof(full), "/proc/%u/cwd/%s", r->h.pid, req);
-	else
-		snprintf(full, sizeof(full), "/proc/%u/fd/%d/%s", r->h.pid, r->dirfd, req);
+	/*
+	 * Only an absolute path names the same file later: the working
+	 * directory or a dirfd may have changed since.  "." and ".." name
+	 * directories by another name.
+	 */
+	if (req[0] != '/' || strstr(req, "/./") || strstr(req, "/../") ||
+	    req[strlen(req) - 1] == '/' || !strcmp(req + strlen(req) - 2, "/.") ||
+	    (strlen(req) >= 3 && !strcmp(req + strlen(req) - 3, "/..")))
+		return 0;
+	snprintf(full, sizeof(full), "/proc/%u/root%s", r->h.pid, req);
 	if (!realpath(full, real))
 		return 0;
 	b = strrchr(real, '/');
-	return strcmp(b ? b + 1 : real, opened) != 0 && strcmp(real, "/") != 0;
+	/* the kernel's copy of the name is cut at PYSEC_ORIGIN_MAX - 1 bytes */
+	return strncmp(b ? b + 1 : real, opened, sizeof(opened) - 1) != 0 && strcmp(real, "/") != 0;
 }
 
 static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r,
@@ -489,7 +497,7 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 	if (!*explained && p->nprearm < PYSEC_PREARM_MAX)
 		p->prearm[p->nprearm++] = *r;
 	else if (!*explained)
-		c->prearm_dropped++;
+		p->prearm_overflow++;
 }
 
 static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)

@@ -60,6 +60,7 @@ struct pysec_proc {
 	/* unhooked syscalls no pre-arm rule explains, held until the hook arms */
 	struct pysec_sys_rec prearm[PYSEC_PREARM_MAX];
 	unsigned nprearm;
+	uint64_t prearm_overflow; /* not held: counted as lost if the hook arms */
 };
 
 /* What the baseline and the classifier look at for one syscall. */

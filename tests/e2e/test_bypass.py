@@ -71,6 +71,7 @@ NEGATIVES = {
     "posix_spawn_file_actions": ["n19_open_in_parent_after_posix_spawn"],
     "urandom_read": ["n09a_urandom_for_writing", "n09b_dev_zero"],
     "libc_posix_sem": ["n20a_sem_write_only", "n20b_shm_not_a_semaphore"],
+    "o_path_no_data": ["n21_same_path_without_o_path"],
     "overcommit_policy": ["n10_overcommit_lookalike"],
     "sqlite_side_files": ["n11a_journal_of_unknown_db", "n11b_file_next_to_db",
                           "n11c_db_dir_for_writing"],
@@ -660,6 +661,9 @@ class PerPython(object):
         for step in ("n09a_urandom_for_writing", "n09b_dev_zero"):
             with self.subTest(step=step):
                 self.neg_open(step)
+
+    def test_negative_o_path_no_data(self):
+        self.neg_open("n21_same_path_without_o_path")
 
     def test_negative_libc_posix_sem(self):
         for step in ("n20a_sem_write_only", "n20b_shm_not_a_semaphore"):

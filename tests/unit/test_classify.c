@@ -619,6 +619,18 @@ static void test_ld_so_ignores_kernel_o_largefile(void **state)
 	expect_alert("library, O_RDWR|O_CLOEXEC|O_LARGEFILE", &r);
 }
 
+/* O_PATH handles are explained; the same path opened for reading is not. */
+static void test_o_path_no_data(void **state)
+{
+	struct pysec_sys_rec r;
+
+	py_proc(100);
+	r = sys_open(100, 100, PYSEC_V_UNAUDITED, "/tmp/x/symlink", 010000000 | O_NOFOLLOW | O_CLOEXEC);
+	expect_explained("O_PATH|O_NOFOLLOW", &r, "o_path_no_data");
+	r = sys_open(100, 100, PYSEC_V_UNAUDITED, "/tmp/x/symlink", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	expect_alert("O_RDONLY|O_NOFOLLOW", &r);
+}
+
 /* A library-shaped path whose fd names another file: a symlink, no library. */
 static void test_ld_so_symlink_to_non_library(void **state)
 {
@@ -1954,6 +1966,7 @@ int main(void)
 	    T(test_ld_so_library_load),
 	    T(test_ld_so_ignores_kernel_o_largefile),
 	    T(test_ld_so_symlink_to_non_library),
+	    T(test_o_path_no_data),
 	    T(test_libc_locale_tz),
 	    T(test_libc_nss_config),
 	    T(test_libc_nscd),
