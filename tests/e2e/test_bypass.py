@@ -72,6 +72,7 @@ NEGATIVES = {
     "urandom_read": ["n09a_urandom_for_writing", "n09b_dev_zero"],
     "libc_posix_sem": ["n20a_sem_write_only", "n20b_shm_not_a_semaphore"],
     "o_path_no_data": ["n21_same_path_without_o_path"],
+    "libc_nss_userdb": ["n22a_userdb_dotdot", "n22b_userdb_lookalike"],
     "overcommit_policy": ["n10_overcommit_lookalike"],
     "sqlite_side_files": ["n11a_journal_of_unknown_db", "n11b_file_next_to_db",
                           "n11c_db_dir_for_writing"],
@@ -659,6 +660,11 @@ class PerPython(object):
 
     def test_negative_urandom_read(self):
         for step in ("n09a_urandom_for_writing", "n09b_dev_zero"):
+            with self.subTest(step=step):
+                self.neg_open(step)
+
+    def test_negative_libc_nss_userdb(self):
+        for step in ("n22a_userdb_dotdot", "n22b_userdb_lookalike"):
             with self.subTest(step=step):
                 self.neg_open(step)
 
