@@ -121,6 +121,29 @@ struct pysec_sys_rec {
 	char opened[PYSEC_ORIGIN_MAX];
 };
 
+#ifndef __VMLINUX_H__
+/* User space: the record's type when size holds a whole record of it, else 0. */
+static inline __u32 pysec_record_type(const void *data, unsigned long size)
+{
+	const struct pysec_hdr *h = (const struct pysec_hdr *)data;
+
+	if (size < sizeof(*h))
+		return 0;
+	switch (h->type) {
+	case PYSEC_REC_AUDIT:
+		return size >= sizeof(struct pysec_audit_rec) ? h->type : 0;
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		return size >= sizeof(struct pysec_proc_rec) ? h->type : 0;
+	case PYSEC_REC_SYSCALL:
+		return size >= sizeof(struct pysec_sys_rec) ? h->type : 0;
+	default:
+		return 0;
+	}
+}
+#endif
+
 /* Indexes of the kernel-side counters (array map `counters`). */
 enum pysec_counter {
 	PYSEC_CNT_RB_LOST = 0, /* ring buffer reservations that failed */

@@ -549,28 +549,22 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
 		    const char **explained)
 {
-	const struct pysec_hdr *h = rec;
 	const char *dummy;
 
 	if (!explained)
 		explained = &dummy;
 	*explained = NULL;
-	if (size < sizeof(*h))
-		return;
-	switch (h->type) {
+	switch (pysec_record_type(rec, size)) {
 	case PYSEC_REC_AUDIT:
-		if (size >= sizeof(struct pysec_audit_rec))
-			on_audit(c, rec);
+		on_audit(c, rec);
 		break;
 	case PYSEC_REC_SYSCALL:
-		if (size >= sizeof(struct pysec_sys_rec))
-			on_syscall(c, rec, explained);
+		on_syscall(c, rec, explained);
 		break;
 	case PYSEC_REC_FORK:
 	case PYSEC_REC_EXEC:
 	case PYSEC_REC_EXIT:
-		if (size >= sizeof(struct pysec_proc_rec))
-			on_proc(c, rec);
+		on_proc(c, rec);
 		break;
 	}
 }

@@ -378,26 +378,17 @@ static void emit_syscall(struct pysec_emitter *e, const struct pysec_sys_rec *r,
 void pysec_emit_record(struct pysec_emitter *e, const void *data, size_t size,
 		       const char *explained)
 {
-	const struct pysec_hdr *h = data;
-
-	if (size < sizeof(*h))
-		return;
-	switch (h->type) {
+	switch (pysec_record_type(data, size)) {
 	case PYSEC_REC_AUDIT:
-		if (size >= sizeof(struct pysec_audit_rec))
-			emit_audit(e, data);
+		emit_audit(e, data);
 		break;
 	case PYSEC_REC_FORK:
 	case PYSEC_REC_EXEC:
 	case PYSEC_REC_EXIT:
-		if (size >= sizeof(struct pysec_proc_rec))
-			emit_proc(e, data);
+		emit_proc(e, data);
 		break;
 	case PYSEC_REC_SYSCALL:
-		if (size >= sizeof(struct pysec_sys_rec))
-			emit_syscall(e, data, explained);
-		break;
-	default:
+		emit_syscall(e, data, explained);
 		break;
 	}
 }
