@@ -11,8 +11,11 @@
  * kernel is fixed or `pysectrace probe` can tell a fixed one.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define _SDT_HAS_SEMAPHORES 1
@@ -35,12 +38,24 @@ static struct pysec_pyapi api;
 static uint64_t seq;
 static uint32_t origin;
 static int armed;
+/*
+ * The word of _PyRuntime that holds the head of the audit hook list, when
+ * our entry is that head (found by arm_and_find_slot), else NULL.
+ */
+static void **hook_slot;
 
 /*
  * Exported so that a second copy of the hook (the extension module next to
  * the preloaded library) sees that this process is already hooked.
  */
 __attribute__((visibility("default"))) int pysechook_armed_in_process;
+
+static int audit_hook(const char *event, pyobj *args, void *ud);
+
+static void *audit_hook_fn_addr(void)
+{
+	return (void *)audit_hook;
+}
 
 /* The probe site: one place, so there is one address to attach to. */
 static __attribute__((noinline)) void fire(uint64_t n, const char *event, const uint8_t *buf,
@@ -97,6 +112,21 @@ static uint32_t where(char *file, size_t cap)
 	return line;
 }
 
+/*
+ * CPython frees the hook entries right after this event with the raw
+ * allocator of *that* moment.  Our entry was allocated before
+ * Py_Initialize, with the default allocator; under PYTHONMALLOC=debug or
+ * -X dev the debug allocator then aborts the process ("bad ID").  Take the
+ * list out of CPython's hands: the entries leak at exit instead.
+ */
+static void keep_entry_at_exit(void)
+{
+	void **entry = *hook_slot;
+
+	if (entry && entry[1] == (void *)audit_hook_fn_addr())
+		*hook_slot = NULL;
+}
+
 static int audit_hook(const char *event, pyobj *args, void *ud)
 {
 	uint8_t buf[PYSEC_ARGS_MAX];
@@ -105,6 +135,9 @@ static int audit_hook(const char *event, pyobj *args, void *ud)
 	uint64_t n;
 
 	(void)ud;
+	if (__builtin_expect(event[0] == 'c', 0) && hook_slot &&
+	    !strcmp(event, "cpython._PySys_ClearAuditHooks"))
+		keep_entry_at_exit();
 	if (__builtin_expect(!pysectrace_audit_semaphore, 1))
 		return 0;
 	n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
@@ -156,6 +189,45 @@ static void reset_seq_in_child(void)
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
 }
 
+/*
+ * Register the hook and find the word of _PyRuntime that now points to our
+ * entry (list head): compare _PyRuntime before and after, no hard-coded
+ * offsets.  Only words that changed are dereferenced: the new entry.
+ */
+static int arm_and_find_slot(void *handle)
+{
+	void *rt = dlsym(handle, "_PyRuntime");
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+	size_t words = 0;
+	void **before = NULL;
+	int rc;
+
+	if (rt && dladdr1(rt, &info, (void **)&sym, RTLD_DL_SYMENT) && sym &&
+	    sym->st_size >= sizeof(void *) && sym->st_size < (64u << 20)) {
+		words = sym->st_size / sizeof(void *);
+		before = malloc(words * sizeof(void *));
+		if (before)
+			memcpy(before, rt, words * sizeof(void *));
+	}
+	rc = api.AddAuditHook(audit_hook, NULL);
+	if (rc == 0 && before) {
+		void **now = rt;
+
+		for (size_t i = 0; i < words; i++) {
+			void **entry = now[i];
+
+			if (before[i] == NULL && entry && entry != before[i] &&
+			    entry[1] == (void *)audit_hook) {
+				hook_slot = &now[i];
+				break;
+			}
+		}
+	}
+	free(before);
+	return rc;
+}
+
 int pysec_hook_armed(void)
 {
 	return __atomic_load_n(&pysechook_armed_in_process, __ATOMIC_ACQUIRE);
@@ -168,7 +240,7 @@ int pysec_hook_arm(void *handle, uint32_t origin_flags)
 	if (pyapi_resolve(&api, handle) != 0)
 		return -1;
 	origin = origin_flags;
-	if (api.AddAuditHook(audit_hook, NULL) != 0) {
+	if (arm_and_find_slot(handle) != 0) {
 		/* An earlier hook refused us; leave no exception behind. */
 		if (api.Err_Occurred())
 			api.Err_Clear();

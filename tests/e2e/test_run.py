@@ -554,6 +554,22 @@ class ToolTests(unittest.TestCase):
             env=U.clean_env(LD_PRELOAD=U.hook_lib(), LD_BIND_NOW="1"))
         self.assertEqual((rc, out, err), (0, "fine\n", ""))
 
+    def test_preload_with_debug_allocators(self):
+        # -X dev and PYTHONMALLOC=debug switch allocators after the
+        # preloaded hook registered (before Py_Initialize): CPython must not
+        # free the hook's entry with the debug allocator at exit (SIGABRT).
+        for py in U.pythons_under_test():
+            path = py["path"]
+            for extra_args, extra_env in ((["-X", "dev"], {}), ([], {"PYTHONMALLOC": "debug"})):
+                with self.subTest(python=path, args=extra_args, env=extra_env):
+                    _, rc, out, err, _ = U.run_cmd(
+                        [path] + extra_args + ["-c", "open('/etc/hostname'); print('fine')"],
+                        env=U.clean_env(LD_PRELOAD=U.hook_lib(), **extra_env))
+                    self.assertEqual((rc, out), (0, "fine\n"), err)
+            res = U.trace([path, "-X", "dev", "-c", "open('/etc/hostname')"])
+            self.assertEqual(res.rc, 0, res.describe())
+            self.assertEqual(len(res.opens_of("/etc/hostname")), 1, res.describe())
+
     def test_grandchild_python_through_bash(self):
         inner = "%s -c 'import os;print(os.getpid());open(\"/etc/hostname\")'; true" % SYS_PY
         res = U.trace(["bash", "-c", inner], show="all")
