@@ -338,6 +338,34 @@ static int openssl_trust_store(const struct pysec_sysctx *x)
 	return read_only(x) && in_list(x->path, certs);
 }
 
+/*
+ * glibc's get_nprocs() behind os.cpu_count() and multiprocessing reads the
+ * online CPU list (sysfs, world-readable)
+ */
+static int libc_cpu_online(const struct pysec_sysctx *x)
+{
+	return read_only(x) && (!strcmp(x->path, "/sys/devices/system/cpu/online") ||
+				!strcmp(x->path, "/sys/devices/system/cpu/possible"));
+}
+
+/*
+ * Importing readline (pdb, the REPL, sqlite3's CLI): GNU readline reads
+ * its init file and the terminal's terminfo entry (Modules/readline.c has
+ * no audit event).  Only those reads: its history files are not covered.
+ */
+static int readline_init(const struct pysec_sysctx *x)
+{
+	static const char *const terminfo[] = {
+		"/lib/terminfo/", "/usr/share/terminfo/", "/etc/terminfo/", "/usr/lib/terminfo/",
+		NULL,
+	};
+
+	return read_only(x) && (!strcmp(x->path, "/etc/inputrc") ||
+				(has_suffix(x->path, "/.inputrc") && !has_dotdot(x->path)) ||
+				in_list(x->path, terminfo) ||
+				(strstr(x->path, "/.terminfo/") && !has_dotdot(x->path)));
+}
+
 /* allocators (mimalloc in 3.13's libpython) read the overcommit policy */
 static int overcommit_policy(const struct pysec_sysctx *x)
 {
@@ -487,6 +515,9 @@ static const struct baseline_rule {
 	{ "posix_spawn_file_actions", posix_spawn_file_actions,
 	  "file actions of an audited os.posix_spawn, in the child before exec" },
 	{ "urandom_read", urandom_read, "reading system entropy" },
+	{ "libc_cpu_online", libc_cpu_online, "glibc counting CPUs (os.cpu_count)" },
+	{ "readline_init", readline_init,
+	  "GNU readline reading its init file and terminfo when imported" },
 	{ "overcommit_policy", overcommit_policy,
 	  "memory allocators read the kernel's overcommit policy" },
 	{ "sqlite_side_files", sqlite_side_files,

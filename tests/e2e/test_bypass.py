@@ -73,6 +73,8 @@ NEGATIVES = {
     "libc_posix_sem": ["n20a_sem_write_only", "n20b_shm_not_a_semaphore"],
     "o_path_no_data": ["n21_same_path_without_o_path"],
     "libc_nss_userdb": ["n22a_userdb_dotdot", "n22b_userdb_lookalike"],
+    "libc_cpu_online": ["n23a_cpu_online_for_writing", "n23b_cpu_lookalike"],
+    "readline_init": ["n24a_inputrc_for_writing", "n24b_terminfo_dotdot"],
     "overcommit_policy": ["n10_overcommit_lookalike"],
     "sqlite_side_files": ["n11a_journal_of_unknown_db", "n11b_file_next_to_db",
                           "n11c_db_dir_for_writing"],
@@ -665,6 +667,16 @@ class PerPython(object):
 
     def test_negative_libc_nss_userdb(self):
         for step in ("n22a_userdb_dotdot", "n22b_userdb_lookalike"):
+            with self.subTest(step=step):
+                self.neg_open(step)
+
+    def test_negative_libc_cpu_online(self):
+        for step in ("n23a_cpu_online_for_writing", "n23b_cpu_lookalike"):
+            with self.subTest(step=step):
+                self.neg_open(step)
+
+    def test_negative_readline_init(self):
+        for step in ("n24a_inputrc_for_writing", "n24b_terminfo_dotdot"):
             with self.subTest(step=step):
                 self.neg_open(step)
 
