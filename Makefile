@@ -26,7 +26,7 @@ USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps clean install vmlinux test unit e2e bench-hook format lint help demo
+.PHONY: all deps clean install vmlinux test unit e2e corpus bench-hook format lint help demo
 all: deps $(BUILD)/pysectrace $(BUILD)/libpysechook.so $(BUILD)/pysechook.abi3.so
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make test       unit + end-to-end tests (root, real BPF)"
 	@echo "make unit       unit tests only"
 	@echo "make e2e        end-to-end tests only"
+	@echo "make corpus     CPython's own test suites under the tracer (slow)"
 	@echo "make bench-hook hook cost ratios (see BENCHMARKS.md)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR="
 	@echo "make vmlinux    regenerate vmlinux/$(VMLINUX_ARCH)/vmlinux.h from this kernel"
@@ -89,6 +90,10 @@ e2e: all
 	/usr/bin/python3 tests/e2e/run_e2e.py --build $(BUILD)
 
 test: unit e2e
+
+# CPython's own test suites under the tracer (tests/corpus/README.md)
+corpus: all
+	/usr/bin/python3 tests/corpus/run_corpus.py --build $(BUILD)
 
 bench-hook: all
 	/usr/bin/python3 tools/bench_hook.py --build $(BUILD)
