@@ -26,13 +26,13 @@ USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps clean install vmlinux test unit e2e corpus bench-hook format lint help demo
+.PHONY: all deps clean install vmlinux test unit e2e corpus corpus-quick bench-hook format lint help demo
 all: deps $(BUILD)/pysectrace $(BUILD)/libpysechook.so $(BUILD)/pysechook.abi3.so
 
 help:
 	@echo "make [all]      build into $(BUILD)/ (installs missing Debian packages)"
 	@echo "make demo       run tools/demo.py under pysectrace run (root)"
-	@echo "make test       unit + end-to-end tests (root, real BPF)"
+	@echo "make test       unit + end-to-end tests (root, real BPF) + quick corpus"
 	@echo "make unit       unit tests only"
 	@echo "make e2e        end-to-end tests only"
 	@echo "make corpus     CPython's own test suites under the tracer (slow)"
@@ -89,7 +89,12 @@ unit: all $(UNIT_TESTS)
 e2e: all
 	/usr/bin/python3 tests/e2e/run_e2e.py --build $(BUILD)
 
-test: unit e2e
+# a quick corpus: five of CPython's own suites per Python, must stay green
+CORPUS_QUICK := test_tempfile,test_glob,test_json,test_shutil,test_zipfile
+corpus-quick: all
+	/usr/bin/python3 tests/corpus/run_corpus.py --build $(BUILD) --tests $(CORPUS_QUICK)
+
+test: unit e2e corpus-quick
 
 # CPython's own test suites under the tracer (tests/corpus/README.md)
 corpus: all
