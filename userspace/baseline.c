@@ -388,8 +388,25 @@ static int sqlite_side_files(const struct pysec_sysctx *x)
 		return 0;
 	for (unsigned i = 0; i < x->proc->ndbs; i++) {
 		const char *db = x->proc->dbs[i];
-		size_t n = strlen(db);
 		const char *slash = strrchr(db, '/');
+		char rel[PYSEC_PATH_MAX + 1];
+
+		/* a name left relative (its process's cwd was gone): match the tail */
+		if (db[0] != '/') {
+			size_t pl = strlen(x->path), dl = strlen(db);
+			const char *tail = x->path;
+
+			for (const char *sfx = "-journal\0-wal\0-shm\0"; *sfx; sfx += strlen(sfx) + 1)
+				if (pl > strlen(sfx) && !strcmp(x->path + pl - strlen(sfx), sfx))
+					pl -= strlen(sfx);
+			if (pl >= dl + 1)
+				tail = x->path + pl - dl;
+			snprintf(rel, sizeof(rel), "%.*s", (int)dl, tail);
+			if (pl >= dl + 1 && tail[-1] == '/' && !strcmp(rel, db))
+				return 1;
+			continue;
+		}
+		size_t n = strlen(db);
 
 		if (!strcmp(x->path, db))
 			return 1;

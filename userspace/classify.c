@@ -177,6 +177,62 @@ static int db_abspath(uint32_t pid, const char *db, char *out, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * The file sqlite3.connect(database) opens: bytes back to raw bytes (the
+ * decoder's \xNN and \\ escapes), a "file:" URI (uri=True) to its path,
+ * percent-decoded, without the query.  -1: no file (":memory:", a mode=memory URI).
+ */
+static int sqlite_db_path(struct json_object *args, char *out, size_t len)
+{
+	struct json_object *a;
+	const char *s;
+	size_t o = 0;
+
+	if (!args || json_object_array_length(args) < 1)
+		return -1;
+	a = json_object_array_get_idx(args, 0);
+	if (json_object_is_type(a, json_type_object) && !json_object_object_get_ex(a, "bytes", &a))
+		return -1;
+	if (!json_object_is_type(a, json_type_string))
+		return -1;
+	s = json_object_get_string(a);
+	if (!strcmp(s, ":memory:") || !*s)
+		return -1;
+	int uri = !strncmp(s, "file:", 5);
+
+	if (uri) {
+		if (strstr(s, "mode=memory"))
+			return -1;
+		s += 5;
+		if (!strncmp(s, "//", 2)) /* file://host/path: keep the path */
+			s = strchr(s + 2, '/') ? strchr(s + 2, '/') : s + 2;
+	}
+	for (; *s && o + 1 < len; s++) {
+		if (uri && (*s == '?' || *s == '#'))
+			break;
+		if (s[0] == '\\' && s[1] == 'x' && hexval(s[2]) >= 0 && hexval(s[3]) >= 0) {
+			out[o++] = (char)(hexval(s[2]) * 16 + hexval(s[3]));
+			s += 3;
+		} else if (s[0] == '\\' && s[1] == '\\') {
+			out[o++] = '\\';
+			s++;
+		} else if (uri && s[0] == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			out[o++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = 0;
+	return o ? 0 : -1;
+}
+
 /* First argument as text (str or bytes), for paths named by events. */
 static const char *arg0_text(struct json_object *args)
 {
@@ -283,14 +339,18 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 		p->started = 1;
 		if (!strcmp(e->event, "cpython.run_file") && (a0 = arg0_text(e->args)))
 			copy_cstr(p->script, sizeof(p->script), a0, strlen(a0));
-	} else if (!strcmp(e->event, "sqlite3.connect") && (a0 = arg0_text(e->args)) &&
-		   strcmp(a0, ":memory:")) {
-		char full[PYSEC_PATH_MAX];
+	} else if (!strcmp(e->event, "sqlite3.connect")) {
+		char db[PYSEC_PATH_MAX], full[PYSEC_PATH_MAX];
 
-		if (a0[0] != '/' && !db_abspath(r->h.pid, a0, full, sizeof(full)))
-			a0 = full;
-		copy_cstr(p->dbs[p->ndbs % PYSEC_MAX_DBS], PYSEC_PATH_MAX, a0, strlen(a0));
-		p->ndbs = p->ndbs < PYSEC_MAX_DBS ? p->ndbs + 1 : PYSEC_MAX_DBS;
+		if (sqlite_db_path(e->args, db, sizeof(db)) == 0) {
+			const char *path = db;
+
+			/* a relative name the process is gone to resolve stays relative */
+			if (db[0] != '/' && !db_abspath(r->h.pid, db, full, sizeof(full)))
+				path = full;
+			copy_cstr(p->dbs[p->ndbs % PYSEC_MAX_DBS], PYSEC_PATH_MAX, path, strlen(path));
+			p->ndbs = p->ndbs < PYSEC_MAX_DBS ? p->ndbs + 1 : PYSEC_MAX_DBS;
+		}
 	}
 }
 
