@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,17 +288,29 @@ static int libc_gai_sort(const struct pysec_sysctx *x)
 {
 	const struct pysec_event_ctx *e = x->thr ? pysec_thread_last(x->thr, 0) : NULL;
 	struct json_object *port;
+	long want = 0;
 
 	if (x->r->nr != NR_connect || !e || strcmp(e->event, "socket.getaddrinfo") || !e->args ||
 	    json_object_array_length(e->args) < 2)
 		return 0;
 	port = json_object_array_get_idx(e->args, 1);
-	if (json_object_is_type(port, json_type_int))
-		return json_object_get_int(port) == x->r->port;
-	if (json_object_is_type(port, json_type_string))
-		return atoi(json_object_get_string(port)) == x->r->port &&
-		       json_object_get_string(port)[0] >= '0' && json_object_get_string(port)[0] <= '9';
-	return 0;
+	/* the port glibc puts in its answers: none or out of range → 0 */
+	if (json_object_is_type(port, json_type_int)) {
+		want = json_object_get_int64(port);
+		if (want < 0 || want > 65535)
+			want = 0;
+	} else if (json_object_is_type(port, json_type_string)) {
+		const char *sv = json_object_get_string(port);
+		struct servent *se;
+
+		if (*sv >= '0' && *sv <= '9')
+			want = atol(sv);
+		else if ((se = getservbyname(sv, NULL)))
+			want = ntohs((uint16_t)se->s_port);
+		else
+			return 0;
+	}
+	return want == x->r->port;
 }
 
 /* os.openpty/forkpty, pty.*: glibc allocates a pseudo-terminal, no event */
