@@ -272,13 +272,16 @@ def summarize(alerts, version, test):
     """Group alerts by (kind, syscall, generalized target, flags, mapping)."""
     # the final record of a repeated alert carries the total: keep the max
     # per (pid, syscall, target, ip)
-    per = {}
+    per, first = {}, {}
     for a in alerts:
         k = (a.get("pid"), a.get("syscall"), target_of(a), (a.get("origin") or {}).get("ip"))
+        first.setdefault(k, a)  # the first record carries the thread's context
         if k not in per or a.get("count", 1) >= per[k].get("count", 1):
             per[k] = a
     groups = {}
-    for a in per.values():
+    for k, a in per.items():
+        if not a.get("context") and first[k].get("context"):
+            a = dict(a, context=first[k]["context"])
         key = (a.get("kind"), a.get("syscall"), generalize(target_of(a)), a.get("flags"),
                os.path.basename((a.get("origin") or {}).get("mapping") or "?"))
         g = groups.setdefault(key, {"count": 0, "expected": expected_for(a, version, test),
