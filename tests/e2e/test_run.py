@@ -554,6 +554,24 @@ class ToolTests(unittest.TestCase):
             env=U.clean_env(LD_PRELOAD=U.hook_lib(), LD_BIND_NOW="1"))
         self.assertEqual((rc, out, err), (0, "fine\n", ""))
 
+    def test_tamper_alerts(self):
+        # ctypes aimed at the runtime's hook list and /proc/self/mem opened
+        # for writing are tamper alerts; a Python atexit handler's open and
+        # reading /proc/self/maps are not alerted at all.
+        code = ("import ctypes, atexit\n"
+                "ctypes.c_void_p.in_dll(ctypes.pythonapi, '_PyRuntime')\n"
+                "open('/proc/self/mem', 'r+b').close()\n"
+                "open('/proc/self/maps').read()\n"
+                "atexit.register(lambda: open('/etc/hostname').read())\n")
+        for py in U.pythons_under_test():
+            with self.subTest(python=py["label"]):
+                res = U.trace([py["path"], "-c", code], show="alerts")
+                self.assertEqual(res.rc, 0, res.describe())
+                alerts = [r for r in res.records if r["type"] == "alert"]
+                got = sorted((a["kind"], a.get("event") or a.get("syscall")) for a in alerts)
+                self.assertEqual(got, [("tamper", "ctypes.dlsym"), ("tamper", "openat")],
+                                 res.describe())
+
     def test_preload_with_debug_allocators(self):
         # -X dev and PYTHONMALLOC=debug switch allocators after the
         # preloaded hook registered (before Py_Initialize): CPython must not
