@@ -451,6 +451,34 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	c->fn(c->ctx, &al);
 }
 
+/*
+ * A relative database name matched by its tail: from now on it is the
+ * absolute path it matched, so sqlite's open of its directory (for fsync)
+ * is recognised too.
+ */
+static void anchor_relative_db(struct pysec_proc *p, const char *path)
+{
+	static const char *const sfx[] = { "-journal", "-wal", "-shm", "" };
+	size_t pl = strlen(path);
+
+	for (size_t k = 0; k < 4; k++) {
+		size_t sl = strlen(sfx[k]);
+
+		if (pl > sl && !strcmp(path + pl - sl, sfx[k])) {
+			pl -= sl;
+			break;
+		}
+	}
+	for (unsigned i = 0; i < p->ndbs; i++) {
+		const char *db = p->dbs[i];
+		size_t dl = strlen(db);
+
+		if (db[0] != '/' && pl > dl && path[pl - dl - 1] == '/' &&
+		    !strncmp(path + pl - dl, db, dl))
+			copy_cstr(p->dbs[i], PYSEC_PATH_MAX, path, pl);
+	}
+}
+
 static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
 		  int prearm, const char **explained)
 {
@@ -464,6 +492,8 @@ static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	rule = pysec_baseline_explain(&x);
 	if (explained)
 		*explained = rule;
+	if (rule && !strcmp(rule, "sqlite_side_files"))
+		anchor_relative_db(p, path);
 	if (rule)
 		return;
 	if (!prearm && pysec_baseline_dns_shaped(&x)) {

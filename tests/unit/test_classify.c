@@ -1228,6 +1228,23 @@ static void test_sqlite_relative_database(void **state)
 		expect_alert("same name, another directory", &r);
 }
 
+/* The process was gone before its connect event was read: name left relative. */
+static void test_sqlite_relative_database_of_gone_process(void **state)
+{
+	const uint32_t gone = 4000000; /* above pid_max: no /proc entry */
+	struct pysec_sys_rec r;
+	const uint64_t rw = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+
+	py_proc(gone);
+	ev_s(gone, gone, "sqlite3.connect", "rel.db");
+	r = sys_open(gone, gone, PYSEC_V_UNAUDITED, "/srv/app/rel.db", rw);
+	expect_explained("relative database matched by its tail", &r, "sqlite_side_files");
+	r = sys_open(gone, gone, PYSEC_V_UNAUDITED, "/srv/app", RO_CLOEXEC);
+	expect_explained("its directory, once the tail matched", &r, "sqlite_side_files");
+	r = sys_open(gone, gone, PYSEC_V_UNAUDITED, "/srv/other", RO_CLOEXEC);
+	expect_alert("another directory", &r);
+}
+
 static void test_interpreter_startup(void **state)
 {
 	static const char *const cfg[] = {
@@ -1987,6 +2004,7 @@ int main(void)
 	    T(test_libc_posix_sem),
 	    T(test_sqlite_side_files),
 	    T(test_sqlite_relative_database),
+	    T(test_sqlite_relative_database_of_gone_process),
 	    T(test_interpreter_startup),
 	    T(test_fork_thread_count),
 	    T(test_subprocess_child_fds),
