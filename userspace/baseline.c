@@ -391,6 +391,24 @@ static int urandom_read(const struct pysec_sysctx *x)
 	return read_only(x) && (!strcmp(x->path, "/dev/urandom") || !strcmp(x->path, "/dev/random"));
 }
 
+size_t pysec_sqlite_db_len(const char *path)
+{
+	static const char *const sfx[] = { "-journal", "-wal", "-shm" };
+	size_t pl = strlen(path);
+
+	for (size_t k = 0; k < sizeof(sfx) / sizeof(sfx[0]); k++)
+		if (pl > strlen(sfx[k]) && !strcmp(path + pl - strlen(sfx[k]), sfx[k]))
+			return pl - strlen(sfx[k]);
+	return pl;
+}
+
+size_t pysec_sqlite_match_relative(const char *path, const char *db)
+{
+	size_t pl = pysec_sqlite_db_len(path), dl = strlen(db);
+
+	return pl > dl && path[pl - dl - 1] == '/' && !strncmp(path + pl - dl, db, dl) ? pl : 0;
+}
+
 /*
  * sqlite opens its journal, WAL and shared-memory files and the database's
  * directory itself, after an audited sqlite3.connect(db) in this process.
@@ -402,30 +420,15 @@ static int sqlite_side_files(const struct pysec_sysctx *x)
 	for (unsigned i = 0; i < x->proc->ndbs; i++) {
 		const char *db = x->proc->dbs[i];
 		const char *slash = strrchr(db, '/');
-		char rel[PYSEC_PATH_MAX + 1];
+		size_t n = strlen(db);
 
 		/* a name left relative (its process's cwd was gone): match the tail */
 		if (db[0] != '/') {
-			size_t pl = strlen(x->path), dl = strlen(db);
-			const char *tail = x->path;
-
-			for (const char *sfx = "-journal\0-wal\0-shm\0"; *sfx; sfx += strlen(sfx) + 1)
-				if (pl > strlen(sfx) && !strcmp(x->path + pl - strlen(sfx), sfx))
-					pl -= strlen(sfx);
-			if (pl >= dl + 1)
-				tail = x->path + pl - dl;
-			snprintf(rel, sizeof(rel), "%.*s", (int)dl, tail);
-			if (pl >= dl + 1 && tail[-1] == '/' && !strcmp(rel, db))
+			if (pysec_sqlite_match_relative(x->path, db))
 				return 1;
 			continue;
 		}
-		size_t n = strlen(db);
-
-		if (!strcmp(x->path, db))
-			return 1;
-		if (!strncmp(x->path, db, n) &&
-		    (!strcmp(x->path + n, "-journal") || !strcmp(x->path + n, "-wal") ||
-		     !strcmp(x->path + n, "-shm")))
+		if (pysec_sqlite_db_len(x->path) == n && !strncmp(x->path, db, n))
 			return 1;
 		if (read_only(x) && slash && (size_t)(slash - db) == strlen(x->path) &&
 		    !strncmp(x->path, db, (size_t)(slash - db)))

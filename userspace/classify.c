@@ -458,24 +458,11 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
  */
 static void anchor_relative_db(struct pysec_proc *p, const char *path)
 {
-	static const char *const sfx[] = { "-journal", "-wal", "-shm", "" };
-	size_t pl = strlen(path);
-
-	for (size_t k = 0; k < 4; k++) {
-		size_t sl = strlen(sfx[k]);
-
-		if (pl > sl && !strcmp(path + pl - sl, sfx[k])) {
-			pl -= sl;
-			break;
-		}
-	}
 	for (unsigned i = 0; i < p->ndbs; i++) {
-		const char *db = p->dbs[i];
-		size_t dl = strlen(db);
+		size_t n = p->dbs[i][0] != '/' ? pysec_sqlite_match_relative(path, p->dbs[i]) : 0;
 
-		if (db[0] != '/' && pl > dl && path[pl - dl - 1] == '/' &&
-		    !strncmp(path + pl - dl, db, dl))
-			copy_cstr(p->dbs[i], PYSEC_PATH_MAX, path, pl);
+		if (n)
+			copy_cstr(p->dbs[i], PYSEC_PATH_MAX, path, n);
 	}
 }
 

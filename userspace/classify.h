@@ -119,6 +119,14 @@ int pysec_baseline_dns_shaped(const struct pysec_sysctx *x);
 /* The rule id when `event` with `args` explains a held resolver query. */
 const char *pysec_baseline_resolved_by(const char *event, struct json_object *args);
 
+/* Length of a path sqlite opens without its -journal/-wal/-shm suffix. */
+size_t pysec_sqlite_db_len(const char *path);
+/*
+ * path is relative database db (or a side file of it) in some directory:
+ * the length of path's database part, else 0.
+ */
+size_t pysec_sqlite_match_relative(const char *path, const char *db);
+
 /* Newest audit event of a thread, or NULL. */
 const struct pysec_event_ctx *pysec_thread_last(const struct pysec_thread *t, unsigned i);
 
