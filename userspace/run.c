@@ -5,8 +5,6 @@
  * it and its descendants do until COMMAND exits.
  */
 #define _GNU_SOURCE
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,11 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "classify.h"
 #include "cli.h"
 #include "emit.h"
-#include "pysectrace.h"
-#include "pysectrace.skel.h"
+#include "tracer.h"
 
 struct run_opts {
 	enum pysec_format format;
@@ -35,7 +31,6 @@ struct run_opts {
 };
 
 static volatile sig_atomic_t child_pid;
-static struct bpf_link *module_link;
 
 static void usage(FILE *f)
 {
@@ -124,20 +119,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static int check_host(void)
-{
-	if (geteuid() != 0) {
-		pysec_err("run needs root (to load BPF programs): try sudo pysectrace run ...");
-		return -1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		pysec_err("this kernel has no BTF (/sys/kernel/btf/vmlinux missing): a kernel "
-			  "built with CONFIG_DEBUG_INFO_BTF=y is needed");
-		return -1;
-	}
-	return 0;
-}
-
 static FILE *open_output(const char *path)
 {
 	FILE *f;
@@ -150,26 +131,6 @@ static FILE *open_output(const char *path)
 	if (!f)
 		pysec_err("cannot write %s: %s", path, strerror(errno));
 	return f;
-}
-
-struct pipeline {
-	struct pysec_emitter em;
-	struct pysec_classifier *cls;
-};
-
-static int on_record(void *ctx, void *data, size_t size)
-{
-	struct pipeline *p = ctx;
-	const char *explained = NULL;
-
-	pysec_classify(p->cls, data, size, &explained);
-	pysec_emit_record(&p->em, data, size, explained);
-	return 0;
-}
-
-static void on_alert(void *ctx, const struct pysec_alert *a)
-{
-	pysec_emit_alert(ctx, a);
 }
 
 /*
@@ -246,11 +207,9 @@ struct launched {
 	int exec_errno;
 };
 
-static int launch(struct pysectrace_bpf *skel, const struct run_opts *o, const char *hook_lib,
-		  struct launched *l)
+static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launched *l)
 {
 	int go[2], err[2];
-	struct pysec_tracked v = { .ppid = (__u32)getpid() };
 	ssize_t n;
 
 	memset(l, 0, sizeof(*l));
@@ -267,19 +226,12 @@ static int launch(struct pysectrace_bpf *skel, const struct run_opts *o, const c
 	if (l->pid == 0) {
 		close(go[1]);
 		close(err[0]);
-		child_exec(o->command, hook_lib, go[0], err[1]);
+		child_exec(o->command, pysec_tracer_preload(t), go[0], err[1]);
 	}
 	child_pid = l->pid;
 	close(go[0]);
 	close(err[1]);
-	if (bpf_map__update_elem(skel->maps.tracked, &l->pid, sizeof(__u32), &v, sizeof(v),
-				 BPF_ANY) != 0) {
-		pysec_err("cannot track pid %d: %s", l->pid, strerror(errno));
-		close(go[1]);
-		close(err[0]);
-		return -1;
-	}
-	if (write(go[1], "g", 1) != 1) {
+	if (pysec_tracer_track(t, l->pid, getpid()) != 0 || write(go[1], "g", 1) != 1) {
 		close(go[1]);
 		close(err[0]);
 		return -1;
@@ -301,170 +253,36 @@ static int status_to_exit(int status)
 	return EXIT_TOOL_FAILED;
 }
 
-/*
- * The extension-module form (pysechook.abi3.so) carries its own copy of the
- * probe; attach to the one installed beside the hook library so that a
- * descendant that drops LD_PRELOAD and imports pysechook is still seen.
- */
-static void attach_module_copy(struct pysectrace_bpf *skel, const char *hook_lib)
-{
-	char path[PATH_MAX];
-	const char *slash = strrchr(hook_lib, '/');
-	struct bpf_link *link;
-
-	if (!slash || snprintf(path, sizeof(path), "%.*s/pysechook.abi3.so",
-			       (int)(slash - hook_lib), hook_lib) >= (int)sizeof(path) ||
-	    access(path, R_OK) != 0)
-		return;
-	link = bpf_program__attach_usdt(skel->progs.usdt__audit, -1, path, PYSEC_USDT_PROVIDER,
-					PYSEC_USDT_NAME, NULL);
-	if (!link)
-		pysec_err("warning: cannot attach to %s (import pysechook will not be seen): %s",
-			  path, strerror(errno));
-	module_link = link;
-}
-
-/*
- * A private copy of the hook library for this run: a uprobe on the shared
- * file would fire in every process on the host that preloads it, each one
- * paying the trap on every audit event for as long as this run lasts.  The
- * copy goes next to the original (where it is known to be executable),
- * else /tmp; unlinked at exit, processes that map it keep it.
- */
-static int private_hook_copy(const char *hook_lib, char *out, size_t len)
-{
-	const char *slash = strrchr(hook_lib, '/');
-	char buf[65536];
-	int in, fd = -1;
-	ssize_t n;
-
-	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
-		if (attempt == 0 && slash)
-			snprintf(out, len, "%.*s/.pysectrace-run-%d.so", (int)(slash - hook_lib),
-				 hook_lib, (int)getpid());
-		else
-			snprintf(out, len, "/tmp/.pysectrace-run-%d.so", (int)getpid());
-		unlink(out);
-		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	}
-	in = open(hook_lib, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || in < 0)
-		goto fail;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(fd, buf, (size_t)n) != n)
-			goto fail;
-	if (n < 0 || fchmod(fd, 0644) != 0)
-		goto fail;
-	close(in);
-	close(fd);
-	return 0;
-fail:
-	if (in >= 0)
-		close(in);
-	if (fd >= 0) {
-		close(fd);
-		unlink(out);
-	}
-	out[0] = 0;
-	return -1;
-}
-
-static int load_bpf(struct pysectrace_bpf **out, const char *hook_lib, const char *probe_lib,
-		    int show_all)
-{
-	struct pysectrace_bpf *skel = pysectrace_bpf__open();
-	struct bpf_link *link;
-	int err;
-
-	*out = skel;
-	if (!skel) {
-		pysec_err("cannot open the BPF object: %s", strerror(errno));
-		return -1;
-	}
-	skel->rodata->emit_audited = show_all;
-	err = pysectrace_bpf__load(skel);
-	if (err) {
-		pysec_err("the kernel refused the BPF programs (%s); run with -v for the "
-			  "verifier log, `pysectrace probe` for what this host supports",
-			  strerror(-err));
-		return -1;
-	}
-	err = pysectrace_bpf__attach(skel);
-	if (err) {
-		pysec_err("cannot attach the process-tracking tracepoints: %s", strerror(-err));
-		return -1;
-	}
-	link = bpf_program__attach_usdt(skel->progs.usdt__audit, -1, probe_lib,
-					PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
-	if (!link) {
-		pysec_err("cannot attach to the USDT probe %s:%s in %s: %s (is it a "
-			  "libpysechook.so from this version?)",
-			  PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, probe_lib, strerror(errno));
-		return -1;
-	}
-	skel->links.usdt__audit = link; /* destroyed with the skeleton */
-	attach_module_copy(skel, hook_lib);
-	return 0;
-}
-
-/* Nothing is dropped silently: every kernel-side loss is reported. */
-static void report_kernel_losses(struct pysec_emitter *em, const __u64 *counters)
-{
-	static const struct { int idx; const char *stage, *what; } losses[] = {
-		{ PYSEC_CNT_RB_LOST, "kernel_ringbuf", "events were lost: the ring buffer was full" },
-		{ PYSEC_CNT_TRACKED_FULL, "kernel_tracked", "processes were not followed: table full" },
-		{ PYSEC_CNT_PENDING_FULL, "kernel_pending", "syscalls were not followed: table full" },
-		{ PYSEC_CNT_TOKENS_FULL, "kernel_tokens", "audit tokens were not stored: table full" },
-	};
-
-	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
-		__u64 n = counters[losses[i].idx];
-
-		if (!n)
-			continue;
-		pysec_emit_lost(em, losses[i].stage, n);
-		pysec_err("%llu %s", (unsigned long long)n, losses[i].what);
-	}
-}
-
 int cmd_run(int argc, char **argv)
 {
-	struct pysectrace_bpf *skel = NULL;
-	struct ring_buffer *rb = NULL;
-	struct pipeline pl = { 0 };
+	struct pysec_tracer t = { 0 };
+	struct pysec_pipeline pl = { 0 };
+	struct pysec_emitter em;
 	struct launched child = { 0 };
 	struct run_opts o;
-	char hook_lib[PATH_MAX], copy[PATH_MAX + 64] = "";
+	struct pysec_tracer_opts to;
 	FILE *out = NULL;
 	int status = 0, rc = EXIT_TOOL_FAILED, err;
 
 	if (parse_opts(argc, argv, &o) < 0)
 		return EXIT_TOOL_FAILED;
-	pysec_libbpf_quiet(o.verbose);
-	if (check_host() < 0 || pysec_find_hook_lib(o.hook_lib, hook_lib, sizeof(hook_lib)) < 0)
+	if (pysec_check_host("run") < 0)
 		return EXIT_TOOL_FAILED;
 	out = open_output(o.output);
 	if (!out)
 		return EXIT_TOOL_FAILED;
-	pysec_emitter_init(&pl.em, out, o.format, o.show);
-	pl.cls = pysec_classifier_new(on_alert, &pl.em);
-	if (!pl.cls) {
+	pysec_emitter_init(&em, out, o.format, o.show);
+	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0) {
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	if (private_hook_copy(hook_lib, copy, sizeof(copy)) < 0)
-		pysec_err("warning: cannot make a private copy of %s (%s): every process on this "
-			  "host that preloads it pays for the probe while this run lasts",
-			  hook_lib, strerror(errno));
-	if (load_bpf(&skel, hook_lib, copy[0] ? copy : hook_lib, o.show == PYSEC_SHOW_ALL) < 0)
+	to = (struct pysec_tracer_opts){ .hook_lib = o.hook_lib,
+					 .show_all = o.show == PYSEC_SHOW_ALL,
+					 .verbose = o.verbose };
+	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &pl, NULL);
-	if (!rb) {
-		pysec_err("cannot create the ring buffer reader: %s", strerror(errno));
-		goto cleanup;
-	}
 	install_signal_handlers();
-	if (launch(skel, &o, copy[0] ? copy : hook_lib, &child) < 0)
+	if (launch(&t, &o, &child) < 0)
 		goto cleanup;
 	if (child.exec_errno) {
 		waitpid(child.pid, &status, 0);
@@ -473,12 +291,9 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	for (;;) {
-		/* the kernel side batches wakeups: this timer is the reader's pace */
-		err = ring_buffer__poll(rb, 50);
-		if (err >= 0 || err == -EINTR)
-			err = ring_buffer__consume(rb); /* epoll saw no wakeup: read anyway */
+		err = pysec_tracer_poll(&t, 50);
 		fflush(out);
-		if (err < 0 && err != -EINTR) {
+		if (err < 0) {
 			pysec_err("reading the ring buffer: %s", strerror(-err));
 			kill(child.pid, SIGTERM);
 		}
@@ -492,24 +307,12 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	/* COMMAND is gone: what it did before exiting is already queued. */
-	ring_buffer__consume(rb);
-	pysec_classifier_flush(pl.cls);
-	report_kernel_losses(&pl.em, skel->bss->counters);
-	if (pysec_classifier_prearm_dropped(pl.cls)) {
-		pysec_emit_lost(&pl.em, "prearm_queue", pysec_classifier_prearm_dropped(pl.cls));
-		pysec_err("%llu syscalls made before a hook armed were not judged: queue full",
-			  (unsigned long long)pysec_classifier_prearm_dropped(pl.cls));
-	}
+	pysec_tracer_finish(&t);
 	rc = status_to_exit(status);
 cleanup:
 	child_pid = 0;
-	if (copy[0])
-		unlink(copy);
-	ring_buffer__free(rb);
-	pysec_classifier_free(pl.cls);
-	bpf_link__destroy(module_link);
-	module_link = NULL;
-	pysectrace_bpf__destroy(skel);
+	pysec_tracer_close(&t);
+	pysec_pipeline_free(&pl);
 	if (out && out != stderr && out != stdout)
 		fclose(out);
 	else if (out)

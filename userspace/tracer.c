@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+/* tracer.c — the live BPF source (see tracer.h). */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pysectrace.h"
+#include "pysectrace.skel.h"
+#include "tracer.h"
+
+int pysec_check_host(const char *verb)
+{
+	if (geteuid() != 0) {
+		pysec_err("%s needs root (to load BPF programs): try sudo pysectrace %s ...", verb,
+			  verb);
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		pysec_err("this kernel has no BTF (/sys/kernel/btf/vmlinux missing): a kernel "
+			  "built with CONFIG_DEBUG_INFO_BTF=y is needed");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The extension-module form (pysechook.abi3.so) carries its own copy of the
+ * probe; attach to the one installed beside the hook library so that a
+ * descendant that drops LD_PRELOAD and imports pysechook is still seen.
+ */
+static void attach_module_copy(struct pysec_tracer *t)
+{
+	char path[PATH_MAX];
+	const char *slash = strrchr(t->hook_lib, '/');
+
+	if (!slash || snprintf(path, sizeof(path), "%.*s/pysechook.abi3.so",
+			       (int)(slash - t->hook_lib), t->hook_lib) >= (int)sizeof(path) ||
+	    access(path, R_OK) != 0)
+		return;
+	t->module_link = bpf_program__attach_usdt(t->skel->progs.usdt__audit, -1, path,
+						  PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
+	if (!t->module_link)
+		pysec_err("warning: cannot attach to %s (import pysechook will not be seen): %s",
+			  path, strerror(errno));
+}
+
+/*
+ * A private copy of the hook library for this run: a uprobe on the shared
+ * file would fire in every process on the host that preloads it, each one
+ * paying the trap on every audit event for as long as this run lasts.  The
+ * copy goes next to the original (where it is known to be executable),
+ * else /tmp; unlinked at exit, processes that map it keep it.
+ */
+static int private_hook_copy(const char *hook_lib, char *out, size_t len)
+{
+	const char *slash = strrchr(hook_lib, '/');
+	char buf[65536];
+	int in, fd = -1;
+	ssize_t n;
+
+	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+		if (attempt == 0 && slash)
+			snprintf(out, len, "%.*s/.pysectrace-run-%d.so", (int)(slash - hook_lib),
+				 hook_lib, (int)getpid());
+		else
+			snprintf(out, len, "/tmp/.pysectrace-run-%d.so", (int)getpid());
+		unlink(out);
+		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
+	in = open(hook_lib, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || in < 0)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			goto fail;
+	if (n < 0 || fchmod(fd, 0644) != 0)
+		goto fail;
+	close(in);
+	close(fd);
+	return 0;
+fail:
+	if (in >= 0)
+		close(in);
+	if (fd >= 0) {
+		close(fd);
+		unlink(out);
+	}
+	out[0] = 0;
+	return -1;
+}
+
+static int on_rb_record(void *ctx, void *data, size_t size)
+{
+	pysec_pipeline_record(ctx, data, size);
+	return 0;
+}
+
+const char *pysec_tracer_preload(const struct pysec_tracer *t)
+{
+	return t->copy[0] ? t->copy : t->hook_lib;
+}
+
+int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
+		      struct pysec_pipeline *pl)
+{
+	struct bpf_link *link;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->pl = pl;
+	pysec_libbpf_quiet(o->verbose);
+	if (pysec_find_hook_lib(o->hook_lib, t->hook_lib, sizeof(t->hook_lib)) < 0)
+		return -1;
+	if (private_hook_copy(t->hook_lib, t->copy, sizeof(t->copy)) < 0)
+		pysec_err("warning: cannot make a private copy of %s (%s): every process on this "
+			  "host that preloads it pays for the probe while this run lasts",
+			  t->hook_lib, strerror(errno));
+	t->skel = pysectrace_bpf__open();
+	if (!t->skel) {
+		pysec_err("cannot open the BPF object: %s", strerror(errno));
+		return -1;
+	}
+	t->skel->rodata->emit_audited = o->show_all;
+	err = pysectrace_bpf__load(t->skel);
+	if (err) {
+		pysec_err("the kernel refused the BPF programs (%s); run with -v for the "
+			  "verifier log, `pysectrace probe` for what this host supports",
+			  strerror(-err));
+		return -1;
+	}
+	err = pysectrace_bpf__attach(t->skel);
+	if (err) {
+		pysec_err("cannot attach the process-tracking tracepoints: %s", strerror(-err));
+		return -1;
+	}
+	link = bpf_program__attach_usdt(t->skel->progs.usdt__audit, -1, pysec_tracer_preload(t),
+					PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
+	if (!link) {
+		pysec_err("cannot attach to the USDT probe %s:%s in %s: %s (is it a "
+			  "libpysechook.so from this version?)",
+			  PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, pysec_tracer_preload(t),
+			  strerror(errno));
+		return -1;
+	}
+	t->skel->links.usdt__audit = link; /* destroyed with the skeleton */
+	attach_module_copy(t);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_rb_record, pl, NULL);
+	if (!t->rb) {
+		pysec_err("cannot create the ring buffer reader: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int pysec_tracer_track(struct pysec_tracer *t, pid_t pid, pid_t ppid)
+{
+	struct pysec_tracked v = { .ppid = (__u32)ppid };
+	__u32 key = (__u32)pid;
+
+	if (bpf_map__update_elem(t->skel->maps.tracked, &key, sizeof(key), &v, sizeof(v),
+				 BPF_ANY) != 0) {
+		pysec_err("cannot track pid %d: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
+{
+	/* the kernel side batches wakeups: this timer is the reader's pace */
+	int err = ring_buffer__poll(t->rb, timeout_ms);
+
+	if (err >= 0 || err == -EINTR)
+		err = ring_buffer__consume(t->rb); /* epoll saw no wakeup: read anyway */
+	return err < 0 && err != -EINTR ? err : 0;
+}
+
+/* Nothing is dropped silently: every kernel-side loss is reported. */
+static void report_kernel_losses(struct pysec_tracer *t)
+{
+	static const struct { int idx; const char *stage, *what; } losses[] = {
+		{ PYSEC_CNT_RB_LOST, "kernel_ringbuf", "events were lost: the ring buffer was full" },
+		{ PYSEC_CNT_TRACKED_FULL, "kernel_tracked", "processes were not followed: table full" },
+		{ PYSEC_CNT_PENDING_FULL, "kernel_pending", "syscalls were not followed: table full" },
+		{ PYSEC_CNT_TOKENS_FULL, "kernel_tokens", "audit tokens were not stored: table full" },
+	};
+	const __u64 *counters = t->skel->bss->counters;
+
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
+		__u64 n = counters[losses[i].idx];
+
+		if (!n)
+			continue;
+		pysec_pipeline_lost(t->pl, losses[i].stage, n);
+		pysec_err("%llu %s", (unsigned long long)n, losses[i].what);
+	}
+}
+
+void pysec_tracer_finish(struct pysec_tracer *t)
+{
+	ring_buffer__consume(t->rb);
+	pysec_pipeline_finish(t->pl);
+	report_kernel_losses(t);
+}
+
+void pysec_tracer_close(struct pysec_tracer *t)
+{
+	if (t->copy[0])
+		unlink(t->copy);
+	t->copy[0] = 0;
+	ring_buffer__free(t->rb);
+	t->rb = NULL;
+	bpf_link__destroy(t->module_link);
+	t->module_link = NULL;
+	pysectrace_bpf__destroy(t->skel);
+	t->skel = NULL;
+}
