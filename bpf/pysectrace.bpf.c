@@ -215,6 +215,61 @@ static __always_inline __u64 token_match(__u32 tid, __u32 kind, __u64 key, __u16
 	return 0;
 }
 
+/*
+ * The hook arms: key holds the address of its bridge (hookmod/pysechook_abi.h),
+ * read now, before any code of the program ran, and trusted from then on.
+ * The trap reports the address after the breakpoint, or the site itself.
+ */
+static __always_inline void bridge_note(struct pysec_tracked *tp, __u64 addr, __u64 ip)
+{
+	struct pysec_bridge b = {};
+	__u8 insn = 0;
+
+	if (bpf_probe_read_user(&b, sizeof(b), (const void *)addr) != 0 ||
+	    b.magic != PYSEC_BRIDGE_MAGIC)
+		return;
+	tp->bridge_slot = b.slot;
+	tp->bridge_entry = b.entry;
+	tp->bridge_fn = b.fn;
+	tp->bridge_sem = b.semaphore;
+	if (bpf_probe_read_user(&insn, 1, (const void *)(ip - 1)) == 0 && insn == 0xcc)
+		tp->bridge_site = ip - 1;
+	else if (bpf_probe_read_user(&insn, 1, (const void *)ip) == 0 && (insn == 0xcc || insn == 0xe8))
+		tp->bridge_site = ip;
+}
+
+/*
+ * An unaudited syscall: is the bridge still whole?  Read from the process
+ * at the syscall, while it cannot change anything: native code may have
+ * unlinked our hook, redirected it, zeroed the semaphore or put the
+ * original instruction back over the kernel's breakpoint.
+ */
+static __always_inline __u32 bridge_check(const struct pysec_tracked *tp)
+{
+	__u64 head = 0, fn = 0;
+	__u16 sem = 1;
+	__u8 insn = 0xcc;
+	__u32 broken = 0;
+
+	if (!tp->bridge_fn)
+		return 0;
+	if (tp->bridge_slot &&
+	    bpf_probe_read_user(&head, sizeof(head), (const void *)tp->bridge_slot) == 0 &&
+	    head != tp->bridge_entry)
+		broken |= PYSEC_BRIDGE_HOOK_LIST;
+	if (tp->bridge_entry &&
+	    bpf_probe_read_user(&fn, sizeof(fn), (const void *)(tp->bridge_entry + 8)) == 0 &&
+	    fn != tp->bridge_fn)
+		broken |= PYSEC_BRIDGE_HOOK_FN;
+	if (tp->bridge_sem && bpf_probe_read_user(&sem, sizeof(sem), (const void *)tp->bridge_sem) == 0 &&
+	    !sem)
+		broken |= PYSEC_BRIDGE_SEMAPHORE;
+	if (tp->bridge_site && bpf_probe_read_user(&insn, 1, (const void *)tp->bridge_site) == 0 &&
+	    insn != 0xcc && insn != 0xe8)
+		broken |= PYSEC_BRIDGE_PROBE_SITE;
+	return broken;
+}
+
 SEC("usdt")
 int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 args_len,
 	     __u64 key, __u32 flags, const char *file, __u32 line)
@@ -230,6 +285,8 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 		return 0;
 	if (tp && !tp->hooked)
 		tp->hooked = 1;
+	if ((flags & PYSEC_F_ARMED) && key && tp)
+		bridge_note(tp, key, PT_REGS_IP(ctx));
 	if (PYSEC_TK_OF(flags) != PYSEC_TK_NONE)
 		token_put((__u32)bpf_get_current_pid_tgid(), key, flags & (PYSEC_TK_MASK |
 					PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT), seq);
@@ -297,8 +354,9 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 		return 0;
 	struct pysec_tracked *ptp = bpf_map_lookup_elem(&tracked, &ptgid);
 
+	if (ptp) /* a fork runs the same image, its bridge at the same addresses */
+		v = *ptp;
 	v.ppid = ptgid;
-	v.hooked = ptp ? ptp->hooked : 0; /* a fork runs the same image */
 	v.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&tracked, &ctgid, &v, BPF_ANY) != 0)
 		count(PYSEC_CNT_TRACKED_FULL);
@@ -753,6 +811,13 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 	if (r->token_kind == PYSEC_TK_PATH)
 		reread_path(r, NULL, tid);
 	confirm(r, ret);
+	if (r->verdict == PYSEC_V_UNAUDITED) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+
+		if (tp)
+			r->bridge = bridge_check(tp);
+	}
 	if (r->verdict == PYSEC_V_AUDITED && !emit_audited && !(r->why & PYSEC_WHY_NAME_DIFFERS) &&
 	    !(r->path[0] == '/' && r->path[1] == 'p' && r->path[2] == 'r' && r->path[3] == 'o' &&
 	      r->path[4] == 'c' && r->path[5] == '/')) {
@@ -798,6 +863,7 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 		}
 	}
 	tp->hooked = 0; /* a new image: held to its hook once that arms */
+	tp->bridge_slot = tp->bridge_entry = tp->bridge_fn = tp->bridge_sem = tp->bridge_site = 0;
 	bpf_map_delete_elem(&tokens, &tid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXEC, p);
 	if (!r)

@@ -12,7 +12,7 @@
 #endif
 #include "../hookmod/pysechook_abi.h"
 
-#define PYSEC_KABI_VERSION 1
+#define PYSEC_KABI_VERSION 2
 #define PYSEC_COMM_LEN 16
 #define PYSEC_PATH_MAX 256
 
@@ -88,6 +88,9 @@ struct pysec_tracked {
 	__u32 ppid;
 	__u32 hooked;   /* the hook armed in the current image */
 	__u64 start_ns;
+	/* the audit bridge as the hook announced it when it armed (0: unknown) */
+	__u64 bridge_slot, bridge_entry, bridge_fn, bridge_sem;
+	__u64 bridge_site; /* the probe site (where the kernel put its breakpoint) */
 };
 
 struct pysec_sys_rec {
@@ -102,7 +105,7 @@ struct pysec_sys_rec {
 	__u32 why;      /* PYSEC_WHY_* */
 	__u32 token_kind;
 	__s32 dirfd;
-	__u32 pad;
+	__u32 bridge;   /* PYSEC_BRIDGE_*: the audit bridge found broken (unaudited only) */
 	__u64 flags;    /* open flags, send flags, exec flags */
 	__u32 mode;
 	__u16 family;   /* sockaddr family (connect/sendto/sendmsg) */
@@ -120,6 +123,13 @@ struct pysec_sys_rec {
 	/* open family at sys_exit: the name of the dentry the new fd refers to */
 	char opened[PYSEC_ORIGIN_MAX];
 };
+
+/* What is broken in an audit bridge (struct pysec_sys_rec.bridge). */
+#define PYSEC_BRIDGE_HOOK_LIST 0x1u  /* the runtime's hook list no longer reaches our entry */
+#define PYSEC_BRIDGE_HOOK_FN 0x2u    /* our entry's function pointer was rewritten */
+#define PYSEC_BRIDGE_PROBE_SITE 0x4u /* the probe site lost the kernel's breakpoint */
+#define PYSEC_BRIDGE_SEMAPHORE 0x8u  /* the probe semaphore was zeroed */
+#define PYSEC_BRIDGE_SEQ_GAP 0x10u   /* audit events missing, no loss explains it */
 
 #ifndef __VMLINUX_H__
 /* User space: the record's type when size holds a whole record of it, else 0. */

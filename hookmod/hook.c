@@ -168,23 +168,44 @@ static int audit_hook(const char *event, pyobj *args, void *ud)
 }
 
 /*
+ * Where the bridge lives, for a tracer checking it from outside (the
+ * runtime's hook-list word, our entry, our function, the probe semaphore):
+ * announced when the hook arms, and kept here for a tracer that attaches
+ * later (docs/usdt-abi.md).  Native code in the process can rewrite both;
+ * a tracer trusts what it saw at arm time.
+ */
+__attribute__((visibility("default"))) struct pysec_bridge pysechook_bridge;
+
+static void put_int(uint8_t *b, uint64_t v)
+{
+	b[0] = PYSEC_T_INT;
+	memcpy(b + 1, &v, sizeof(v));
+}
+
+/*
  * Tell the tracer the hook is in place, before the interpreter runs: what
  * the process does from here on is held against its audit events.  The
- * args are built by hand: the interpreter may not be initialized yet.
+ * args ("preload"|"module", slot, entry, function, semaphore) are built by
+ * hand: the interpreter may not be initialized yet.
  */
 static void announce_armed(void)
 {
 	static const char what[2][8] = { "preload", "module" };
 	const char *w = what[(origin & PYSEC_F_MODULE) ? 1 : 0];
-	uint8_t buf[16] = { PYSEC_T_TUPLE, 1, 0, PYSEC_T_STR, 0, 0 };
-	size_t n = strlen(w);
+	uint8_t buf[64] = { PYSEC_T_TUPLE, 5, 0, PYSEC_T_STR, 0, 0 };
+	size_t n = strlen(w), o;
 
 	if (!pysectrace_audit_semaphore)
 		return;
 	buf[4] = (uint8_t)n;
 	memcpy(buf + 6, w, n);
+	o = 6 + n;
+	put_int(buf + o, pysechook_bridge.slot);
+	put_int(buf + o + 9, pysechook_bridge.entry);
+	put_int(buf + o + 18, pysechook_bridge.fn);
+	put_int(buf + o + 27, pysechook_bridge.semaphore);
 	fire(__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), PYSEC_ARMED_EVENT, buf,
-	     (uint32_t)(6 + n), 0, origin | PYSEC_F_ARMED, "", 0);
+	     (uint32_t)(o + 36), (uintptr_t)&pysechook_bridge, origin | PYSEC_F_ARMED, "", 0);
 }
 
 static void reset_seq_in_child(void)
@@ -258,6 +279,13 @@ int pysec_hook_arm(void *handle, uint32_t origin_flags)
 			api.Err_Clear();
 		return -1;
 	}
+	pysechook_bridge = (struct pysec_bridge){
+		.magic = PYSEC_BRIDGE_MAGIC,
+		.slot = (uintptr_t)hook_slot,
+		.entry = hook_slot ? (uintptr_t)*hook_slot : 0,
+		.fn = (uintptr_t)audit_hook,
+		.semaphore = (uintptr_t)&pysectrace_audit_semaphore,
+	};
 	armed = 1;
 	__atomic_store_n(&pysechook_armed_in_process, 1, __ATOMIC_RELEASE);
 	pthread_atfork(NULL, NULL, reset_seq_in_child);

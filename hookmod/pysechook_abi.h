@@ -91,6 +91,29 @@
 /* The event the hook fires once when it arms (before Py_Initialize). */
 #define PYSEC_ARMED_EVENT "pysectrace.armed"
 
+/*
+ * The bridge as the hook set it up (at the address in the key of
+ * PYSEC_ARMED_EVENT, which also carries its fields as args 2-5; exported as
+ * pysechook_bridge for a tracer that attaches later): the
+ * word of _PyRuntime that heads the C audit-hook list (0: not found), the
+ * list entry it pointed to (ours: { next, hook function, userData }), the
+ * hook function, the probe semaphore.  A tracer checks them from outside.
+ */
+#define PYSEC_BRIDGE_MAGIC 0x6567646972627970ULL /* "pybridge" */
+#ifdef __VMLINUX_H__
+#define PYSEC_U64 __u64
+#else
+#include <stdint.h>
+#define PYSEC_U64 uint64_t
+#endif
+struct pysec_bridge {
+	PYSEC_U64 magic;
+	PYSEC_U64 slot;
+	PYSEC_U64 entry;
+	PYSEC_U64 fn;
+	PYSEC_U64 semaphore;
+};
+
 enum pysec_token_kind {
 	PYSEC_TK_NONE = 0,
 	PYSEC_TK_PATH = 1,

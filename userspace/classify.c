@@ -26,6 +26,7 @@ struct agg {
 	uint64_t key;
 	uint64_t count;
 	const char *kind, *reason; /* as the first alert said them */
+	uint32_t broken;
 	struct pysec_sys_rec first; /* for the final report */
 	struct pysec_proc *proc_copy;
 	struct agg *next;
@@ -35,6 +36,7 @@ struct pysec_classifier {
 	pysec_alert_fn fn;
 	void *ctx;
 	uint64_t prearm_dropped;
+	int kernel_lost; /* the ring buffer overflowed at some point */
 	struct proc_node *procs[PROC_BUCKETS];
 	struct agg *aggs[AGG_BUCKETS];
 };
@@ -126,6 +128,8 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 	p->prearm_overflow = 0;
 	p->script[0] = 0;
 	p->image_ns = ts;
+	p->bridge_broken = 0;
+	p->seq_first = p->seq_max = p->seq_seen = 0;
 }
 
 static struct pysec_thread *thread_get(struct pysec_proc *p, uint32_t tid, int create)
@@ -274,7 +278,7 @@ static int aims_at_audit(struct json_object *args)
 	static const char *const syms[] = {
 		"_PyRuntime", "PySys_AddAuditHook", "_PySys_ClearAuditHooks",
 		"pysechook_armed_in_process", "pysectrace_audit_semaphore",
-		"python_audit_semaphore", NULL,
+		"python_audit_semaphore", "pysechook_bridge", NULL,
 	};
 	struct json_object *name;
 
@@ -287,6 +291,29 @@ static int aims_at_audit(struct json_object *args)
 		if (!strcmp(json_object_get_string(name), *s))
 			return 1;
 	return 0;
+}
+
+/* Sequence numbers restart with each image and in each fork child. */
+static void note_seq(struct pysec_proc *p, uint64_t seq)
+{
+	if (!p->seq_seen || seq < p->seq_first)
+		p->seq_first = seq;
+	if (seq > p->seq_max)
+		p->seq_max = seq;
+	p->seq_seen++;
+}
+
+/*
+ * More than a few events missing: more than threads racing to the ring
+ * buffer can hold back, and the kernel lost nothing.
+ */
+#define SEQ_GAP_SLACK 16
+
+static uint32_t seq_gap(const struct pysec_classifier *c, const struct pysec_proc *p)
+{
+	uint64_t span = p->seq_seen ? p->seq_max - p->seq_first + 1 : 0;
+
+	return !c->kernel_lost && span > p->seq_seen + SEQ_GAP_SLACK ? PYSEC_BRIDGE_SEQ_GAP : 0;
 }
 
 static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r)
@@ -302,6 +329,7 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 	if (!p->armed)
 		arm(c, p);
 	p->events++;
+	note_seq(p, r->seq);
 	t = thread_get(p, r->h.tid, 1);
 	if (t->held_valid) {
 		struct json_object *args = pysec_args_to_json(r->args, n);
@@ -420,11 +448,18 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 {
 	uint64_t key = alert_key(r);
 	struct agg **b = &c->aggs[key % AGG_BUCKETS], *a;
+	/* after the finalization clear our own hook takes itself off the list */
+	uint32_t broken = prearm || p->cleared || proc_mem_write(r) ? 0 :
+			  p->bridge_broken | seq_gap(c, p);
 	struct pysec_alert al = {
-		.kind = kind_of(p, r), .reason = p->cleared && !proc_mem_write(r) ?
+		.kind = broken ? "hook_cleared" : kind_of(p, r),
+		.reason = broken ? "the process's audit bridge is broken: native code blinded the "
+				   "hook, so no audit event can announce this" :
+			  p->cleared && !proc_mem_write(r) ?
 			"made after the interpreter cleared its audit hooks at finalization: "
 			"only native code runs then" : reason_of(r, prearm),
 		.hdr = &r->h, .sys = r, .proc = p, .thr = thread_get(p, r->h.tid, 0), .count = 1,
+		.broken = broken,
 	};
 
 	for (a = *b; a; a = a->next) {
@@ -439,6 +474,7 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 		a->count = 1;
 		a->kind = al.kind;
 		a->reason = al.reason;
+		a->broken = al.broken;
 		a->first = *r;
 		a->proc_copy = malloc(sizeof(*p));
 		if (a->proc_copy) {
@@ -552,6 +588,7 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 		return;
 	}
 	if (r->verdict == PYSEC_V_UNAUDITED) {
+		p->bridge_broken |= r->bridge;
 		/* the kernel saw the hook before we did; but a successful exec's
 		 * record comes after the new image's EXEC record: it is the old one's */
 		if (!p->armed && !(r->token_kind == PYSEC_TK_EXEC && r->ret == 0))
@@ -597,6 +634,7 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 		memcpy(child->exe, p->exe, sizeof(child->exe));
 		memcpy(child->dbs, p->dbs, sizeof(child->dbs));
 		child->ndbs = p->ndbs;
+		child->bridge_broken = p->bridge_broken; /* the same memory */
 		t = thread_get(p, r->h.tid, 0);
 		e = pysec_thread_last(t, 0);
 		child->pyfork = e && !strcmp(e->event, "os.fork");
@@ -646,6 +684,11 @@ void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
 	}
 }
 
+void pysec_classifier_kernel_lost(struct pysec_classifier *c)
+{
+	c->kernel_lost = 1;
+}
+
 uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c)
 {
 	return c->prearm_dropped;
@@ -660,6 +703,7 @@ void pysec_classifier_flush(struct pysec_classifier *c)
 			struct pysec_alert al = {
 				.kind = a->kind, .reason = a->reason, .hdr = &a->first.h, .sys = &a->first,
 				.proc = a->proc_copy, .thr = NULL, .count = a->count,
+				.broken = a->broken,
 			};
 
 			c->fn(c->ctx, &al);

@@ -61,6 +61,8 @@ struct pysec_proc {
 	struct pysec_sys_rec prearm[PYSEC_PREARM_MAX];
 	unsigned nprearm;
 	uint64_t prearm_overflow; /* not held: counted as lost if the hook arms */
+	uint32_t bridge_broken; /* PYSEC_BRIDGE_* the kernel found so far in this image */
+	uint64_t seq_first, seq_max, seq_seen; /* the hook's sequence numbers */
 };
 
 /* What the baseline and the classifier look at for one syscall. */
@@ -81,6 +83,7 @@ struct pysec_alert {
 	const struct pysec_proc *proc;
 	const struct pysec_thread *thr;
 	uint64_t count; /* identical alerts so far, this one included */
+	uint32_t broken; /* hook_cleared: what of the bridge is broken (PYSEC_BRIDGE_*) */
 };
 
 typedef void (*pysec_alert_fn)(void *ctx, const struct pysec_alert *a);
@@ -102,6 +105,9 @@ void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
  * PYSEC_PREARM_MAX per process full): reported as a loss.
  */
 uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c);
+
+/* The kernel lost records: sequence gaps no longer tell a broken bridge. */
+void pysec_classifier_kernel_lost(struct pysec_classifier *c);
 
 /* Alerts that repeated: call fn once more for each, with the final count. */
 void pysec_classifier_flush(struct pysec_classifier *c);

@@ -477,6 +477,45 @@ static struct json_object *alert_context(const struct pysec_alert *a, uint32_t *
 	return arr;
 }
 
+/* What of an audit bridge can be broken: by name (docs/SCHEMA.md), in words. */
+static const struct { uint32_t bit; const char *name, *text; } bridge_parts[] = {
+	{ PYSEC_BRIDGE_HOOK_LIST, "hook_list",
+	  "the interpreter's audit-hook list no longer reaches our hook" },
+	{ PYSEC_BRIDGE_HOOK_FN, "hook_function", "our hook entry's function pointer was rewritten" },
+	{ PYSEC_BRIDGE_PROBE_SITE, "probe_site",
+	  "the probe site no longer holds the kernel's breakpoint" },
+	{ PYSEC_BRIDGE_SEMAPHORE, "semaphore", "the probe semaphore was zeroed" },
+	{ PYSEC_BRIDGE_SEQ_GAP, "sequence", "audit events went missing (no loss explains the gap)" },
+};
+
+static struct json_object *broken_json(uint32_t broken)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < sizeof(bridge_parts) / sizeof(bridge_parts[0]); i++)
+		if (broken & bridge_parts[i].bit)
+			json_object_array_add(a, json_object_new_string(bridge_parts[i].name));
+	return a;
+}
+
+static void broken_text(uint32_t broken, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(bridge_parts) / sizeof(bridge_parts[0]); i++) {
+		if (!(broken & bridge_parts[i].bit))
+			continue;
+		int n = snprintf(buf + o, len - o, "%s%s", o ? "; " : " (", bridge_parts[i].text);
+
+		if (n < 0 || (size_t)n >= len - o)
+			return;
+		o += (size_t)n;
+	}
+	if (o && o + 1 < len)
+		strcat(buf, ")");
+}
+
 void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 {
 	const struct pysec_sys_rec *r = a->sys;
@@ -500,6 +539,8 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 			 json_object_to_json_string_ext(a->event->args, JSON_C_TO_STRING_PLAIN));
 	}
 	add_str(o, "reason", a->reason);
+	if (a->broken)
+		json_object_object_add(o, "broken", broken_json(a->broken));
 	if (r) {
 		struct json_object *origin = json_object_new_object();
 		char ip[32];
@@ -537,9 +578,12 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 		return;
 	}
 	text_prefix(e, h);
-	fprintf(e->out, "%sALERT %s%s %s%s%s: %s%s\n", e->color ? "\033[1;31m" : "", a->kind,
+	char broken[512];
+
+	broken_text(a->broken, broken, sizeof(broken));
+	fprintf(e->out, "%sALERT %s%s %s%s%s: %s%s%s\n", e->color ? "\033[1;31m" : "", a->kind,
 		a->count > 1 ? " (repeated)" : "", target, where[0] ? " from " : "", where, a->reason,
-		e->color ? "\033[0m" : "");
+		broken, e->color ? "\033[0m" : "");
 	if (a->count > 1)
 		fprintf(e->out, "  ... %llu identical alerts in all\n", (unsigned long long)a->count);
 	json_object_put(o);

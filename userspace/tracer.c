@@ -179,6 +179,8 @@ int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
 
 	if (err >= 0 || err == -EINTR)
 		err = ring_buffer__consume(t->rb); /* epoll saw no wakeup: read anyway */
+	if (t->skel->bss->counters[PYSEC_CNT_RB_LOST])
+		pysec_classifier_kernel_lost(t->pl->cls);
 	return err < 0 && err != -EINTR ? err : 0;
 }
 

@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of hook_cleared and tamper alerts: blinding the bridge.
+
+For every Python under test (one generated class TestTamper_<n>_<label>):
+
+  bridge    fixtures/bridge_attack.py finds the runtime's audit-hook list
+            with ctypes (ctypes.dlsym of _PyRuntime: a tamper alert), then
+            breaks one part of the bridge -- the list head, the hook entry's
+            function, the probe semaphore, the probe site's breakpoint
+            (through /proc/self/mem: a tamper alert) -- and opens a canary
+            through plain Python: the open must be a hook_cleared alert that
+            names what was broken.  The control finds everything and writes
+            nothing: no hook_cleared.
+  atexit    native code run after the interpreter cleared its hooks at
+            finalization (a Py_AtExit function of fixtures/atexitext.c)
+            opens and connects: hook_cleared; a Python atexit handler doing
+            the same stays audited: no alert.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_util as U  # noqa: E402
+
+FIXTURES = os.path.join(U.HERE, "fixtures")
+BRIDGE = os.path.join(FIXTURES, "bridge_attack.py")
+ATEXIT_SRC = os.path.join(FIXTURES, "atexitext.c")
+
+_NATIVE = {}
+
+
+def atexit_ext_dir():
+    """Compile atexitext.abi3.so once (stable ABI: one build for 3.8-3.13)."""
+    if "error" in _NATIVE:
+        raise AssertionError(_NATIVE["error"])
+    if "dir" not in _NATIVE:
+        d = tempfile.mkdtemp(prefix="pysectrace-e2e-tamper-")
+        inc = subprocess.run(["/usr/bin/python3-config", "--includes"], stdout=subprocess.PIPE,
+                             universal_newlines=True, timeout=30).stdout.split()
+        argv = (["gcc", "-shared", "-fPIC", "-O1", "-Wall"] + inc +
+                ["-DPy_LIMITED_API=0x03080000", ATEXIT_SRC, "-o",
+                 os.path.join(d, "atexitext.abi3.so")])
+        c = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=120)
+        if c.returncode != 0:
+            shutil.rmtree(d, ignore_errors=True)
+            _NATIVE["error"] = "cannot build %s: %s" % (ATEXIT_SRC, c.stdout)
+            raise AssertionError(_NATIVE["error"])
+        _NATIVE["dir"] = d
+    return _NATIVE["dir"]
+
+
+def tearDownModule():
+    if _NATIVE.get("dir"):
+        shutil.rmtree(_NATIVE["dir"], ignore_errors=True)
+
+
+def summary(a):
+    """(kind, what, broken) of an alert record."""
+    what = a.get("event") or a.get("syscall")
+    if a.get("path"):
+        what += " " + a["path"]
+    return (a["kind"], what, tuple(a.get("broken", ())))
+
+
+class PerPython(object):
+    PY = None
+    LABEL = None
+    maxDiff = 4000
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pysectrace-e2e-tamper-")
+        self.canary = os.path.join(self.tmp, "canary.txt")
+        with open(self.canary, "w") as f:
+            f.write("secret\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def alerts_of(self, argv, want_out=None):
+        res = U.trace(argv, show="alerts", timeout=120)
+        self.assertEqual(res.rc, 0, res.describe())
+        if want_out is not None:
+            self.assertEqual(res.stdout, want_out, res.describe())
+        lost = [r for r in res.records if r.get("type") == "lost"]
+        self.assertEqual(lost, [], res.describe())
+        return sorted(summary(r) for r in res.records if r["type"] == "alert"), res
+
+    def bridge(self, mode, *extra):
+        got, res = self.alerts_of([self.PY, BRIDGE, mode, self.canary], "found\ndone\n")
+        want = sorted([("tamper", "ctypes.dlsym", ())] + list(extra))
+        self.assertEqual(got, want, res.describe())
+
+    def cleared(self, broken):
+        return ("hook_cleared", "openat " + self.canary, (broken,))
+
+    def test_bridge_hook_list_overwritten(self):
+        self.bridge("list", self.cleared("hook_list"))
+
+    def test_bridge_hook_function_rewritten(self):
+        self.bridge("fn", self.cleared("hook_function"))
+
+    def test_bridge_semaphore_zeroed(self):
+        self.bridge("sema", ("tamper", "ctypes.dlsym", ()), self.cleared("semaphore"))
+
+    def test_bridge_probe_site_restored(self):
+        self.bridge("site", ("tamper", "openat /proc/self/mem", ()), self.cleared("probe_site"))
+
+    def test_bridge_control_looks_without_writing(self):
+        self.bridge("look")
+
+    def _atexit(self, native):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        port = srv.getsockname()[1]
+        srv.close()  # nobody listens: the connect is refused, but it is made
+        if native:
+            code = ("import sys; sys.path.insert(0, %r); import atexitext\n"
+                    "atexitext.arm(%r, %d)\n" % (atexit_ext_dir(), self.canary, port))
+        else:
+            code = ("import atexit, socket\n"
+                    "def bye():\n"
+                    "    open(%r).read()\n"
+                    "    s = socket.socket()\n"
+                    "    try: s.connect(('127.0.0.1', %d))\n"
+                    "    except OSError: pass\n"
+                    "    s.close()\n"
+                    "atexit.register(bye)\n" % (self.canary, port))
+        return self.alerts_of([self.PY, "-c", code], "")
+
+    def test_native_code_after_the_finalization_clear(self):
+        got, res = self._atexit(native=True)
+        self.assertEqual([(k, w.split()[0]) for k, w, _ in got],
+                         [("hook_cleared", "connect"), ("hook_cleared", "openat")], res.describe())
+        for a in res.records:
+            if a["type"] == "alert":
+                self.assertIn("cleared its audit hooks", a["reason"], a)
+                self.assertNotIn("broken", a, "our own unlinking at exit is no broken bridge")
+
+    def test_python_atexit_handler_stays_audited(self):
+        got, res = self._atexit(native=False)
+        self.assertEqual(got, [], res.describe())
+
+
+def _make_python_classes():
+    classes = {}
+    for i, info in enumerate(U.pythons_under_test()):
+        name = "TestTamper_%d_" % i + re.sub(r"[^0-9A-Za-z]+", "_", info["label"])
+        classes[name] = type(name, (PerPython, unittest.TestCase),
+                             {"PY": info["path"], "LABEL": info["label"],
+                              "__doc__": "tamper alerts with %s" % info["label"]})
+    return classes
+
+
+globals().update(_make_python_classes())
+
+
+if __name__ == "__main__":
+    unittest.main()
