@@ -13,6 +13,8 @@
 
 #include "argdecode.h"
 #include "classify.h"
+#include "elfinfo.h"
+#include "procinfo.h"
 
 #define PROC_BUCKETS 4096
 #define AGG_BUCKETS 4096
@@ -32,11 +34,16 @@ struct agg {
 	struct agg *next;
 };
 
+#define AWAIT_MAX 64
+
 struct pysec_classifier {
 	pysec_alert_fn fn;
 	void *ctx;
 	uint64_t prearm_dropped;
 	int kernel_lost; /* the ring buffer overflowed at some point */
+	/* CPython images that have not armed yet: pid and deadline */
+	struct { uint32_t pid; uint64_t deadline; } awaiting[AWAIT_MAX];
+	unsigned nawaiting;
 	struct proc_node *procs[PROC_BUCKETS];
 	struct agg *aggs[AGG_BUCKETS];
 };
@@ -129,6 +136,7 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 	p->script[0] = 0;
 	p->image_ns = ts;
 	p->bridge_broken = 0;
+	p->pykind = p->missing = 0;
 	p->seq_first = p->seq_max = p->seq_seen = 0;
 }
 
@@ -256,10 +264,18 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
 		  int prearm, const char **explained);
 
+static void await_drop(struct pysec_classifier *c, uint32_t pid)
+{
+	for (unsigned i = 0; i < c->nawaiting; i++)
+		if (c->awaiting[i].pid == pid)
+			c->awaiting[i--] = c->awaiting[--c->nawaiting];
+}
+
 static void arm(struct pysec_classifier *c, struct pysec_proc *p)
 {
 	unsigned n = p->nprearm;
 
+	await_drop(c, p->pid);
 	p->armed = 1;
 	p->nprearm = 0;
 	c->prearm_dropped += p->prearm_overflow; /* a hooked Python after all */
@@ -614,6 +630,57 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 		p->prearm_overflow++;
 }
 
+/*
+ * A CPython that should carry the hook and does not: one alert for the
+ * image, instead of one per syscall it makes unaudited.
+ */
+static void report_missing(struct pysec_classifier *c, struct pysec_proc *p)
+{
+	struct pysec_alert al = {
+		.kind = "hook_missing",
+		.reason = p->pykind == PYSEC_PY_OLD ?
+			"a CPython older than 3.8 runs here: it has no audit hooks, nothing it "
+			"does can be held against audit events" :
+			"a CPython interpreter that never armed the pysectrace hook: its "
+			"preload was defeated, so nothing it does raises an audit event here",
+		.hdr = &p->exec_hdr, .proc = p, .count = 1,
+	};
+
+	if (p->missing || p->armed)
+		return;
+	p->missing = 1;
+	await_drop(c, p->pid);
+	c->fn(c->ctx, &al);
+}
+
+/* Images whose window to arm has passed by time now (record time). */
+static void check_awaiting(struct pysec_classifier *c, uint64_t now)
+{
+	for (unsigned i = 0; i < c->nawaiting; i++) {
+		struct pysec_proc *p;
+
+		if (now < c->awaiting[i].deadline)
+			continue;
+		p = proc_get(c, c->awaiting[i].pid, 0);
+		c->awaiting[i--] = c->awaiting[--c->nawaiting];
+		if (p)
+			report_missing(c, p);
+	}
+}
+
+/* A new image: is it a CPython, and does it have to arm? */
+static void note_image(struct pysec_classifier *c, struct pysec_proc *p,
+		       const struct pysec_proc_rec *r)
+{
+	p->exec_hdr = r->h;
+	p->pykind = pysec_proc_python_kind(r->h.pid, p->exe);
+	if (p->pykind == PYSEC_PY_OLD)
+		report_missing(c, p);
+	else if (p->pykind == PYSEC_PY_AUDIT && c->nawaiting < AWAIT_MAX)
+		c->awaiting[c->nawaiting++] = (typeof(c->awaiting[0])){
+			.pid = p->pid, .deadline = r->h.ts_ns + PYSEC_ARM_WINDOW_NS };
+}
+
 static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 {
 	struct pysec_proc *p, *child;
@@ -651,11 +718,15 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 		/* the execve syscall record follows this one: it belongs to prev_exe */
 		memcpy(p->prev_exe, p->exe, sizeof(p->exe));
 		copy_cstr(p->exe, sizeof(p->exe), r->filename, strnlen(r->filename, PYSEC_PATH_MAX));
+		await_drop(c, p->pid);
+		note_image(c, p, r);
 		break;
 	case PYSEC_REC_EXIT:
 		p = proc_get(c, r->h.pid, 0);
 		if (p)
 			release_held(c, p);
+		if (p && p->pykind == PYSEC_PY_AUDIT)
+			report_missing(c, p);
 		proc_drop(c, r->h.pid);
 		break;
 	}
@@ -669,6 +740,8 @@ void pysec_classify(struct pysec_classifier *c, const void *rec, size_t size,
 	if (!explained)
 		explained = &dummy;
 	*explained = NULL;
+	if (c->nawaiting && pysec_record_type(rec, size))
+		check_awaiting(c, ((const struct pysec_hdr *)rec)->ts_ns);
 	switch (pysec_record_type(rec, size)) {
 	case PYSEC_REC_AUDIT:
 		on_audit(c, rec);
@@ -696,6 +769,7 @@ uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c)
 
 void pysec_classifier_flush(struct pysec_classifier *c)
 {
+	check_awaiting(c, UINT64_MAX);
 	for (size_t i = 0; i < AGG_BUCKETS; i++) {
 		for (struct agg *a = c->aggs[i]; a; a = a->next) {
 			if (a->count < 2 || !a->proc_copy)

@@ -61,7 +61,10 @@ struct pysec_proc {
 	struct pysec_sys_rec prearm[PYSEC_PREARM_MAX];
 	unsigned nprearm;
 	uint64_t prearm_overflow; /* not held: counted as lost if the hook arms */
-	uint32_t bridge_broken; /* PYSEC_BRIDGE_* the kernel found so far in this image */
+	uint32_t bridge_broken;
+	int pykind;        /* enum pysec_pykind of the current image (elfinfo.h) */
+	int missing;       /* hook_missing was reported for this image */
+	struct pysec_hdr exec_hdr; /* the exec that started the current image */ /* PYSEC_BRIDGE_* the kernel found so far in this image */
 	uint64_t seq_first, seq_max, seq_seen; /* the hook's sequence numbers */
 };
 
@@ -75,7 +78,7 @@ struct pysec_sysctx {
 };
 
 struct pysec_alert {
-	const char *kind;   /* "bypass", "hook_cleared", "tamper" */
+	const char *kind;   /* "bypass", "hook_cleared", "tamper", "hook_missing" */
 	const char *reason; /* why it was judged so */
 	const struct pysec_hdr *hdr;     /* the record the alert is about */
 	const struct pysec_sys_rec *sys; /* a syscall alert, or NULL ... */
@@ -132,6 +135,12 @@ size_t pysec_sqlite_db_len(const char *path);
  * the length of path's database part, else 0.
  */
 size_t pysec_sqlite_match_relative(const char *path, const char *db);
+
+/*
+ * How long after its exec a CPython >= 3.8 has to arm the hook (record
+ * time): the hook arms in a library constructor, before main().
+ */
+#define PYSEC_ARM_WINDOW_NS (2ULL * 1000 * 1000 * 1000)
 
 /* Newest audit event of a thread, or NULL. */
 const struct pysec_event_ctx *pysec_thread_last(const struct pysec_thread *t, unsigned i);

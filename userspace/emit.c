@@ -537,6 +537,9 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 		}
 		snprintf(target, sizeof(target), "%s %s", a->event->event,
 			 json_object_to_json_string_ext(a->event->args, JSON_C_TO_STRING_PLAIN));
+	} else if (a->proc) { /* about the image itself (hook_missing) */
+		add_str(o, "image", a->proc->exe);
+		snprintf(target, sizeof(target), "%s", a->proc->exe);
 	}
 	add_str(o, "reason", a->reason);
 	if (a->broken)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "argdecode.h"
+#include "elfinfo.h"
 #include "procinfo.h"
 
 void pysec_ip_origin(uint32_t pid, uint64_t ip, char *out, size_t outlen, int *exec)
@@ -94,4 +95,16 @@ void pysec_proc_identity(uint32_t pid, struct json_object *o)
 			json_object_object_add(o, "cgroup", json_object_new_string(l));
 		}
 	}
+}
+
+int pysec_proc_python_kind(uint32_t pid, const char *exe)
+{
+	char path[64];
+	enum pysec_pykind k;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	k = pysec_elf_python_kind(path);
+	if (k == PYSEC_PY_NONE && access(path, F_OK) != 0 && exe && exe[0] == '/')
+		k = pysec_elf_python_kind(exe);
+	return k;
 }

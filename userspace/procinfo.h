@@ -17,4 +17,10 @@ void pysec_ip_origin(uint32_t pid, uint64_t ip, char *out, size_t outlen, int *e
 /* Add exe, cmdline, uid, cgroup of pid to o (what can still be read). */
 void pysec_proc_identity(uint32_t pid, struct json_object *o);
 
+/*
+ * enum pysec_pykind (elfinfo.h) of pid's current image: its /proc exe while
+ * it lives, else the file it exec'd (exe).
+ */
+int pysec_proc_python_kind(uint32_t pid, const char *exe);
+
 #endif

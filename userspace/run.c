@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@ struct run_opts {
 	const char *output;
 	const char *hook_lib;
 	int verbose;
+	int no_namespace; /* --no-namespace: LD_PRELOAD only */
 	char **command;
 };
 
@@ -53,6 +56,9 @@ static void usage(FILE *f)
 		"  --hook-lib PATH      the hook library to preload (default: libpysechook.so\n"
 		"                       next to pysectrace or in ../lib/pysectrace/;\n"
 		"                       also $PYSECTRACE_HOOK_LIB)\n"
+		"  --no-namespace       do not give COMMAND a private mount namespace whose\n"
+		"                       /etc/ld.so.preload names the hook (then a child that\n"
+		"                       strips LD_PRELOAD runs unhooked: a hook_missing alert)\n"
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
 		"exit status: COMMAND's; 128+N when COMMAND died of signal N; 125 when\n"
@@ -69,6 +75,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "show", required_argument, NULL, 's' },
 		{ "hook-lib", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "no-namespace", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -102,6 +109,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'v':
 			o->verbose = 1;
+			break;
+		case 'N':
+			o->no_namespace = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -183,8 +193,63 @@ static int set_preload(const char *hook_lib)
  * Child side: wait until the parent tracks our pid, then exec.  An exec
  * failure goes back through err_fd (close-on-exec: EOF means success).
  */
+#define SYSTEM_PRELOAD "/etc/ld.so.preload"
+
+/*
+ * The traced tree's /etc/ld.so.preload: the system's list plus the hook,
+ * so that every CPython in the tree carries it whatever it does to its
+ * environment (env -i, env={}, -I).  Written in a folder next to the
+ * private copy.
+ * The system file must exist to be mounted over: an empty one is created
+ * when there is none (the same as none for every other process).
+ */
+static int write_preload_list(const char *hook_lib, char *out, size_t len)
+{
+	char buf[4096];
+	ssize_t n = 0;
+	int in, fd, ok;
+
+	/* its own name is what the loader's open reports: keep it ld.so.preload */
+	if (snprintf(out, len, "%s.d/ld.so.preload", hook_lib) >= (int)len)
+		return -1;
+	*strrchr(out, '/') = 0;
+	if (mkdir(out, 0755) != 0 && errno != EEXIST)
+		return -1;
+	out[strlen(out)] = '/';
+	in = open(SYSTEM_PRELOAD, O_RDONLY | O_CLOEXEC);
+	if (in < 0 && errno == ENOENT)
+		in = open(SYSTEM_PRELOAD, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (in < 0)
+		return -1;
+	n = read(in, buf, sizeof(buf) - 1);
+	close(in);
+	if (n < 0 || n == (ssize_t)sizeof(buf) - 1)
+		return -1;
+	unlink(out);
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, hook_lib, strlen(hook_lib)) == (ssize_t)strlen(hook_lib) &&
+	     write(fd, "\n", 1) == 1 && write(fd, buf, (size_t)n) == n;
+	close(fd);
+	if (!ok)
+		unlink(out);
+	return ok ? 0 : -1;
+}
+
+/* Child side: a private mount namespace with our list over the system's. */
+static int enter_preload_namespace(const char *list)
+{
+	if (unshare(CLONE_NEWNS) != 0)
+		return -1;
+	/* mounts made on the host still reach us; ours stay private */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+		return -1;
+	return mount(list, SYSTEM_PRELOAD, NULL, MS_BIND, NULL);
+}
+
 static void __attribute__((noreturn)) child_exec(char **command, const char *hook_lib,
-						 int go_fd, int err_fd)
+						 const char *preload_list, int go_fd, int err_fd)
 {
 	char go;
 	int e;
@@ -193,6 +258,10 @@ static void __attribute__((noreturn)) child_exec(char **command, const char *hoo
 	if (read(go_fd, &go, 1) != 1)
 		_exit(EXIT_TOOL_FAILED);
 	close(go_fd);
+	if (preload_list[0] && enter_preload_namespace(preload_list) != 0)
+		fprintf(stderr, "pysectrace: warning: no private %s (%s): a child that strips "
+				"LD_PRELOAD from its environment runs without the hook\n",
+			SYSTEM_PRELOAD, strerror(errno));
 	if (set_preload(hook_lib) != 0)
 		_exit(EXIT_TOOL_FAILED);
 	execvp(command[0], command);
@@ -205,6 +274,7 @@ static void __attribute__((noreturn)) child_exec(char **command, const char *hoo
 struct launched {
 	pid_t pid;
 	int exec_errno;
+	char preload_list[PATH_MAX + 64]; /* "" when the tree has no private one */
 };
 
 static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launched *l)
@@ -213,6 +283,13 @@ static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launc
 	ssize_t n;
 
 	memset(l, 0, sizeof(*l));
+	if (!o->no_namespace &&
+	    write_preload_list(pysec_tracer_preload(t), l->preload_list, sizeof(l->preload_list)) < 0) {
+		pysec_err("warning: cannot write the traced tree's %s (%s): a child that strips "
+			  "LD_PRELOAD from its environment runs without the hook", SYSTEM_PRELOAD,
+			  strerror(errno));
+		l->preload_list[0] = 0;
+	}
 	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
 		pysec_err("pipe: %s", strerror(errno));
 		return -1;
@@ -226,7 +303,7 @@ static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launc
 	if (l->pid == 0) {
 		close(go[1]);
 		close(err[0]);
-		child_exec(o->command, pysec_tracer_preload(t), go[0], err[1]);
+		child_exec(o->command, pysec_tracer_preload(t), l->preload_list, go[0], err[1]);
 	}
 	child_pid = l->pid;
 	close(go[0]);
@@ -311,6 +388,11 @@ int cmd_run(int argc, char **argv)
 	rc = status_to_exit(status);
 cleanup:
 	child_pid = 0;
+	if (child.preload_list[0]) {
+		unlink(child.preload_list);
+		*strrchr(child.preload_list, '/') = 0;
+		rmdir(child.preload_list);
+	}
 	pysec_tracer_close(&t);
 	pysec_pipeline_free(&pl);
 	if (out && out != stderr && out != stdout)

@@ -11,6 +11,12 @@ For every Python under test (one generated class TestTamper_<n>_<label>):
             through plain Python: the open must be a hook_cleared alert that
             names what was broken.  The control finds everything and writes
             nothing: no hook_cleared.
+  everywhere  every CPython of the traced tree carries the hook whatever it
+            does to its environment (env -i; -I -S with subprocess env={}):
+            its ctypes open is a bypass alert; a child that defeats the
+            preload (its own mount namespace without our /etc/ld.so.preload,
+            env -i) is one hook_missing alert and no bypass flood; with
+            --no-namespace an env -i child is hook_missing.
   atexit    native code run after the interpreter cleared its hooks at
             finalization (a Py_AtExit function of fixtures/atexitext.c)
             opens and connects: hook_cleared; a Python atexit handler doing
@@ -114,6 +120,44 @@ class PerPython(object):
 
     def test_bridge_control_looks_without_writing(self):
         self.bridge("look")
+
+    def ctypes_open(self):
+        return ("import ctypes, os; print(os.getpid(), flush=True); "
+                "ctypes.CDLL(None).open(%r.encode(), 0)" % self.canary)
+
+    def kinds_by_pid(self, res):
+        return sorted((a["kind"], a["pid"]) for a in res.records if a["type"] == "alert")
+
+    def test_hook_survives_env_i(self):
+        res = U.trace(["env", "-i", self.PY, "-c", self.ctypes_open()], show="alerts", timeout=120)
+        self.assertEqual(res.rc, 0, res.describe())
+        pid = int(res.stdout.split()[0])
+        self.assertEqual(self.kinds_by_pid(res), [("bypass", pid)], res.describe())
+
+    def test_hook_survives_isolated_child_with_empty_env(self):
+        code = ("import subprocess, sys; subprocess.run([sys.executable, '-c', %r], env={}, "
+                "check=True)" % self.ctypes_open())
+        res = U.trace([self.PY, "-I", "-S", "-c", code], show="alerts", timeout=120)
+        self.assertEqual(res.rc, 0, res.describe())
+        pid = int(res.stdout.split()[0])
+        self.assertEqual(self.kinds_by_pid(res), [("bypass", pid)], res.describe())
+
+    def test_defeated_preload_is_one_hook_missing(self):
+        code = self.ctypes_open().replace('"', "'")
+        inner = "umount /etc/ld.so.preload && exec env -i %s -c \"%s\"" % (self.PY, code)
+        res = U.trace(["unshare", "-m", "sh", "-c", inner], show="alerts", timeout=120)
+        self.assertEqual(res.rc, 0, res.describe())
+        pid = int(res.stdout.split()[0])
+        self.assertEqual(self.kinds_by_pid(res), [("hook_missing", pid)], res.describe())
+        (a,) = [r for r in res.records if r["type"] == "alert"]
+        self.assertEqual(os.path.realpath(a["image"]), os.path.realpath(self.PY), a)
+
+    def test_no_namespace_leaves_env_i_child_unhooked(self):
+        res = U.trace(["env", "-i", self.PY, "-c", self.ctypes_open()], show="alerts",
+                      opts=["--no-namespace"], timeout=120)
+        self.assertEqual(res.rc, 0, res.describe())
+        pid = int(res.stdout.split()[0])
+        self.assertEqual(self.kinds_by_pid(res), [("hook_missing", pid)], res.describe())
 
     def _atexit(self, native):
         srv = socket.socket()
