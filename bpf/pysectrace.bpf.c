@@ -405,6 +405,8 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *p)
 #define NR_execveat 322
 #define NR_io_uring_setup 425
 #define NR_openat2 437
+#define NR_ptrace 101
+#define NR_process_vm_writev 311
 
 #define AT_FDCWD_ -100
 #define AF_UNIX_ 1
@@ -605,6 +607,19 @@ static __always_inline int sys_args(struct pysec_sys_rec *r, long nr, struct pt_
 		}
 		r->key = hash_path(r->path, 1);
 		break;
+	case NR_ptrace:
+		/* only requests that take control of, or write to, another process */
+		if (a0 != 4 && a0 != 5 && a0 != 6 && a0 != 13 && a0 != 15 && a0 != 16 &&
+		    a0 != 0x4205 && a0 != 0x4206)
+			return -1;
+		*kind = PYSEC_TK_NONE;
+		r->flags = a0;     /* the request */
+		r->dirfd = (int)a1; /* the target */
+		break;
+	case NR_process_vm_writev:
+		*kind = PYSEC_TK_NONE;
+		r->dirfd = (int)a0; /* the target */
+		break;
 	case NR_io_uring_setup:
 		*kind = PYSEC_TK_NONE;
 		r->flags = a0; /* entries */
@@ -623,6 +638,7 @@ static __always_inline int monitored(long nr)
 	case NR_open: case NR_creat: case NR_openat: case NR_openat2:
 	case NR_connect: case NR_sendto: case NR_sendmsg: case NR_sendmmsg:
 	case NR_execve: case NR_execveat: case NR_io_uring_setup:
+	case NR_ptrace: case NR_process_vm_writev:
 		return 1;
 	}
 	return 0;

@@ -42,6 +42,10 @@ enum pysec_verdict {
 				       * user space resolves it) */
 #define PYSEC_WHY_REREAD 0x20u    /* argument read at sys_exit (unreadable at entry) */
 
+/* Syscalls aimed at another process's memory (x86_64 numbers). */
+#define PYSEC_NR_PTRACE 101
+#define PYSEC_NR_PROCESS_VM_WRITEV 311
+
 #define PYSEC_SYS_ARGV_MAX 256
 #define PYSEC_ORIGIN_MAX 64
 

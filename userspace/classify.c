@@ -434,6 +434,19 @@ static int proc_mem_write(const struct pysec_sys_rec *r)
 	return t && !strcmp(t, "/mem");
 }
 
+/* ptrace or process_vm_writev: the kernel records only those that write */
+static int aims_at_process(const struct pysec_sys_rec *r)
+{
+	return r->nr == PYSEC_NR_PTRACE || r->nr == PYSEC_NR_PROCESS_VM_WRITEV;
+}
+
+/* ptrace/process_vm_writev at a process this classifier follows */
+static int aims_at_traced(struct pysec_classifier *c, const struct pysec_sys_rec *r)
+{
+	return aims_at_process(r) &&
+	       (proc_get(c, (uint32_t)r->dirfd, 0) || (uint32_t)r->dirfd == r->h.pid);
+}
+
 static const char *kind_of(const struct pysec_proc *p, const struct pysec_sys_rec *r)
 {
 	if (proc_mem_write(r))
@@ -465,11 +478,13 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	uint64_t key = alert_key(r);
 	struct agg **b = &c->aggs[key % AGG_BUCKETS], *a;
 	/* after the finalization clear our own hook takes itself off the list */
-	uint32_t broken = prearm || p->cleared || proc_mem_write(r) ? 0 :
+	int at_traced = aims_at_traced(c, r);
+	uint32_t broken = prearm || p->cleared || proc_mem_write(r) || at_traced ? 0 :
 			  p->bridge_broken | seq_gap(c, p);
 	struct pysec_alert al = {
-		.kind = broken ? "hook_cleared" : kind_of(p, r),
-		.reason = broken ? "the process's audit bridge is broken: native code blinded the "
+		.kind = at_traced ? "tamper" : broken ? "hook_cleared" : kind_of(p, r),
+		.reason = at_traced ? "took control of, or wrote to, a traced process's memory: its "
+				      "audit hook and probe live there" : broken ? "the process's audit bridge is broken: native code blinded the "
 				   "hook, so no audit event can announce this" :
 			  p->cleared && !proc_mem_write(r) ?
 			"made after the interpreter cleared its audit hooks at finalization: "
@@ -598,6 +613,17 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 
 	if (!p)
 		return;
+	/*
+	 * Whoever does it, hooked or not: a traced process's memory holds its
+	 * audit hook and probe.  An untraced target is native code reaching
+	 * another process with no audit event: a bypass, from a hooked Python.
+	 */
+	if (aims_at_process(r)) {
+		if (proc_get(c, (uint32_t)r->dirfd, 0) || (uint32_t)r->dirfd == r->h.pid ||
+		    r->verdict == PYSEC_V_UNAUDITED)
+			alert(c, p, r, 0);
+		return;
+	}
 	if (r->verdict == PYSEC_V_AUDITED) {
 		if (r->token_kind == PYSEC_TK_PATH && (open_was_swapped(r) || proc_mem_write(r)))
 			alert(c, p, r, 0);

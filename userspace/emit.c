@@ -256,6 +256,8 @@ const char *pysec_syscall_name(uint32_t nr)
 	case 46: return "sendmsg";
 	case 59: return "execve";
 	case 85: return "creat";
+	case 101: return "ptrace";
+	case 311: return "process_vm_writev";
 	case 257: return "openat";
 	case 307: return "sendmmsg";
 	case 322: return "execveat";
@@ -310,6 +312,12 @@ void pysec_json_syscall_args(struct json_object *o, const struct pysec_sys_rec *
 		break;
 	}
 	default:
+		if (r->nr == PYSEC_NR_PTRACE || r->nr == PYSEC_NR_PROCESS_VM_WRITEV) {
+			add_int(o, "target_pid", r->dirfd);
+			if (r->nr == PYSEC_NR_PTRACE)
+				add_int(o, "request", (int64_t)r->flags);
+			break;
+		}
 		add_int(o, "arg0", (int64_t)r->flags);
 	}
 }
@@ -345,6 +353,10 @@ static const char *target_text(struct json_object *o)
 	if (json_object_object_get_ex(o, "path", &v))
 		return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
 								 JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (json_object_object_get_ex(o, "target_pid", &v)) {
+		snprintf(buf, sizeof(buf), "pid %d", json_object_get_int(v));
+		return buf;
+	}
 	return "";
 }
 

@@ -17,6 +17,8 @@ For every Python under test (one generated class TestTamper_<n>_<label>):
             preload (its own mount namespace without our /etc/ld.so.preload,
             env -i) is one hook_missing alert and no bypass flood; with
             --no-namespace an env -i child is hook_missing.
+  ptrace    PTRACE_ATTACH and process_vm_writev aimed at a traced process
+            (a forked child): tamper; process_vm_readv (reading): nothing.
   atexit    native code run after the interpreter cleared its hooks at
             finalization (a Py_AtExit function of fixtures/atexitext.c)
             opens and connects: hook_cleared; a Python atexit handler doing
@@ -36,6 +38,7 @@ import e2e_util as U  # noqa: E402
 
 FIXTURES = os.path.join(U.HERE, "fixtures")
 BRIDGE = os.path.join(FIXTURES, "bridge_attack.py")
+PTRACE = os.path.join(FIXTURES, "ptrace_attack.py")
 ATEXIT_SRC = os.path.join(FIXTURES, "atexitext.c")
 
 _NATIVE = {}
@@ -120,6 +123,25 @@ class PerPython(object):
 
     def test_bridge_control_looks_without_writing(self):
         self.bridge("look")
+
+    def _ptrace(self, mode):
+        res = U.trace([self.PY, PTRACE, mode], show="alerts", timeout=120)
+        self.assertEqual(res.rc, 0, res.describe())
+        child = int(res.stdout.split()[0])
+        return [(a["kind"], a["syscall"], a.get("target_pid")) for a in res.records
+                if a["type"] == "alert"], child, res
+
+    def test_ptrace_attach_to_a_traced_process(self):
+        got, child, res = self._ptrace("ptrace")
+        self.assertEqual(got, [("tamper", "ptrace", child)], res.describe())
+
+    def test_process_vm_writev_into_a_traced_process(self):
+        got, child, res = self._ptrace("pvw")
+        self.assertEqual(got, [("tamper", "process_vm_writev", child)], res.describe())
+
+    def test_process_vm_readv_is_no_alert(self):
+        got, child, res = self._ptrace("pvr")
+        self.assertEqual(got, [], res.describe())
 
     def ctypes_open(self):
         return ("import ctypes, os; print(os.getpid(), flush=True); "
