@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_FORTIFY_SOURCE=2 -I$(BUILD) -Ibpf -Iuserspace \
 	-DPYSECTRACE_VERSION=\"$(VERSION)\"
-USER_LIBS := -lbpf -lelf -lz -ljson-c
+USER_LIBS := -lbpf -lelf -lz -ljson-c -lzstd -lcrypto
 HOOK_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -Ihookmod
 HOOK_SRCS := hookmod/hook.c hookmod/serialize.c hookmod/pyapi.c hookmod/correlate.c
 HOOK_HDRS := $(wildcard hookmod/*.h)
@@ -37,6 +37,7 @@ help:
 	@echo "make e2e        end-to-end tests only"
 	@echo "make corpus     CPython's own test suites under the tracer (slow)"
 	@echo "make bench-hook hook cost ratios (see BENCHMARKS.md)"
+	@echo "make fuzz-capture  libFuzzer on the capture reader and replay"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR="
 	@echo "make vmlinux    regenerate vmlinux/$(VMLINUX_ARCH)/vmlinux.h from this kernel"
 	@echo "make format | lint"
@@ -59,6 +60,13 @@ $(BUILD)/pysectrace.skel.h: $(BUILD)/pysectrace.bpf.o
 # ---- CLI
 $(BUILD)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/pysectrace.h hookmod/pysechook_abi.h $(BUILD)/pysectrace.skel.h | $(BUILD)/obj
 	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+# the report page, embedded as a C string (userspace/report.html)
+$(BUILD)/report_html.h: userspace/report.html | $(BUILD)
+	{ echo 'static const char report_html[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/report.o: $(BUILD)/report_html.h
 
 $(BUILD)/pysectrace: $(USER_OBJS)
 	$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LIBS)
@@ -126,3 +134,25 @@ clean:
 
 demo: all
 	$(BUILD)/pysectrace run -- /usr/bin/python3 tools/demo.py
+
+# ---- fuzz target of the capture reader (tests/fuzz/fuzz_capture.c).  The
+# FUZZ_*_capture lines are what `make fuzz` (tests/fuzz/README.md) needs;
+# fuzz-capture builds and runs it on its own until that framework is merged.
+FUZZ_SRCS_capture := userspace/capture.c userspace/replay.c userspace/pipeline.c \
+	userspace/classify.c userspace/baseline.c userspace/emit.c userspace/argdecode.c \
+	userspace/eventtab.c userspace/procinfo.c userspace/cli.c
+FUZZ_LIBS_capture := -ljson-c -lzstd -lcrypto -lbpf -lelf -lz -lm
+FUZZ_CAPTURE_SECONDS ?= 60
+.PHONY: fuzz-capture
+$(BUILD)/fuzz-capture/fuzz_capture: tests/fuzz/fuzz_capture.c $(FUZZ_SRCS_capture) \
+		$(wildcard userspace/*.h) $(BUILD)/pysectrace.skel.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -std=gnu11 -I$(BUILD) -Ibpf -Iuserspace \
+		-DPYSECTRACE_VERSION=\"$(VERSION)\" $< $(FUZZ_SRCS_capture) -o $@ $(FUZZ_LIBS_capture)
+
+fuzz-capture: $(BUILD)/fuzz-capture/fuzz_capture
+	@mkdir -p $(BUILD)/fuzz-capture/corpus $(BUILD)/fuzz-capture/crashes
+	$< -max_total_time=$(FUZZ_CAPTURE_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-close_fd_mask=2 -artifact_prefix=$(BUILD)/fuzz-capture/crashes/ \
+		$(BUILD)/fuzz-capture/corpus tests/fuzz/corpus/capture

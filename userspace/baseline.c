@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "classify.h"
+#include "procinfo.h"
 
 #define NR_execve 59
 #define NR_execveat 322
@@ -214,22 +215,28 @@ static int is_nameserver(uint16_t family, const uint8_t *addr)
 	static uint8_t ns[8][16];
 	static uint16_t fam[8];
 	static int n = -1;
-	char line[256], a[64];
-	FILE *f;
+	char conf[4097], a[64];
 
 	if (n < 0) {
 		n = 0;
-		f = fopen("/etc/resolv.conf", "re");
-		while (f && fgets(line, sizeof(line), f) && n < 8) {
-			if (sscanf(line, " nameserver %63s", a) != 1)
+		if (pysec_lookup(PYSEC_Q_FILE, 0, "/etc/resolv.conf", conf, sizeof(conf)) < 0)
+			conf[0] = 0;
+		for (char *line = conf; *line && n < 8; line += !!*line) {
+			char *end = line + strcspn(line, "\n");
+			char saved = *end;
+
+			*end = 0;
+			int ok = sscanf(line, " nameserver %63s", a) == 1;
+
+			*end = saved;
+			line = end;
+			if (!ok)
 				continue;
 			if (inet_pton(AF_INET, a, ns[n]) == 1)
 				fam[n++] = AF_INET;
 			else if (inet_pton(AF_INET6, a, ns[n]) == 1)
 				fam[n++] = AF_INET6;
 		}
-		if (f)
-			fclose(f);
 	}
 	for (int i = 0; i < n; i++)
 		if (fam[i] == family && !memcmp(ns[i], addr, family == AF_INET ? 4 : 16))

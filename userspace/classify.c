@@ -177,14 +177,11 @@ static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
  */
 static int db_abspath(uint32_t pid, const char *db, char *out, size_t len)
 {
-	char link[64], cwd[PYSEC_PATH_MAX];
-	ssize_t n;
+	char cwd[PYSEC_PATH_MAX];
+	long n;
 
-	snprintf(link, sizeof(link), "/proc/%u/cwd", pid);
-	n = readlink(link, cwd, sizeof(cwd) - 1);
-	if (n <= 0)
+	if (pysec_lookup(PYSEC_Q_CWD, pid, "", cwd, sizeof(cwd)) <= 0)
 		return -1;
-	cwd[n] = 0;
 	n = snprintf(out, len, "%s/%s", strcmp(cwd, "/") ? cwd : "", db);
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
@@ -581,7 +578,7 @@ static void release_held(struct pysec_classifier *c, struct pysec_proc *p)
  */
 static int open_was_swapped(const struct pysec_sys_rec *r)
 {
-	char req[PYSEC_PATH_MAX], full[PYSEC_PATH_MAX * 2], real[4096];
+	char req[PYSEC_PATH_MAX], real[4096];
 	char opened[PYSEC_ORIGIN_MAX];
 	const char *b;
 
@@ -598,8 +595,7 @@ static int open_was_swapped(const struct pysec_sys_rec *r)
 	    req[strlen(req) - 1] == '/' || !strcmp(req + strlen(req) - 2, "/.") ||
 	    (strlen(req) >= 3 && !strcmp(req + strlen(req) - 3, "/..")))
 		return 0;
-	snprintf(full, sizeof(full), "/proc/%u/root%s", r->h.pid, req);
-	if (!realpath(full, real))
+	if (pysec_lookup(PYSEC_Q_REALPATH, r->h.pid, req, real, sizeof(real)) <= 0)
 		return 0;
 	b = strrchr(real, '/');
 	/* the kernel's copy of the name is cut at PYSEC_ORIGIN_MAX - 1 bytes */

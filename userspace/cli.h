@@ -10,6 +10,10 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Print "pysectrace: <msg>" to stderr. */
 void pysec_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -411,13 +411,14 @@ void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost)
 		return;
 	if (e->format == PYSEC_FMT_JSON) {
 		struct json_object *o = json_object_new_object();
+		int64_t now = e->lost_mono_ns ? (int64_t)e->lost_mono_ns : clock_ns(CLOCK_MONOTONIC);
 		char t[64];
 
-		format_time(e, (uint64_t)clock_ns(CLOCK_MONOTONIC), 1, t, sizeof(t));
+		format_time(e, (uint64_t)now, 1, t, sizeof(t));
 		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
 		add_str(o, "type", "lost");
 		add_str(o, "time", t);
-		add_int(o, "mono_ns", clock_ns(CLOCK_MONOTONIC));
+		add_int(o, "mono_ns", now);
 		add_str(o, "stage", stage);
 		add_int(o, "count", (int64_t)lost);
 		write_json(e, o);

@@ -25,6 +25,7 @@ struct pysec_emitter {
 	uint64_t records;       /* records written */
 	uint64_t alerts;        /* alerts written */
 	int color;              /* ANSI colours (text on a terminal) */
+	uint64_t lost_mono_ns;  /* replay: when the loss was reported live (0: now) */
 };
 
 /* Parse --format / --show values; -1 when unknown. */

@@ -14,6 +14,10 @@ static const struct verb {
 } verbs[] = {
 	{ "run", cmd_run, "run COMMAND with the hook and show its audit events" },
 	{ "probe", cmd_probe, "report what this host offers and what pysectrace will use" },
+	{ "record", cmd_record, "run COMMAND like run and write a signed capture of it" },
+	{ "replay", cmd_replay, "print a capture's records and alerts again, offline" },
+	{ "verify", cmd_verify, "check that a capture is whole and unchanged" },
+	{ "report", cmd_report, "draw a capture as one self-contained HTML page" },
 };
 
 static void usage(FILE *f)

@@ -184,6 +184,11 @@ int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
 	return err < 0 && err != -EINTR ? err : 0;
 }
 
+int pysec_tracer_kernel_lost(const struct pysec_tracer *t)
+{
+	return t->skel && t->skel->bss->counters[PYSEC_CNT_RB_LOST] != 0;
+}
+
 /* Nothing is dropped silently: every kernel-side loss is reported. */
 static void report_kernel_losses(struct pysec_tracer *t)
 {

@@ -52,6 +52,9 @@ int pysec_tracer_track(struct pysec_tracer *t, pid_t pid, pid_t ppid);
 /* Wait up to timeout_ms and feed what arrived; 0, or a negative errno. */
 int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms);
 
+/* Whether the kernel has lost ring-buffer records so far. */
+int pysec_tracer_kernel_lost(const struct pysec_tracer *t);
+
 /* Drain what is queued, finish the pipeline, report kernel-side losses. */
 void pysec_tracer_finish(struct pysec_tracer *t);
 

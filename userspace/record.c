@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: MIT
+/*
+ * record.c — `pysectrace record -w FILE -- COMMAND`: run like `run`, with a
+ * capture writer as one more sink of the pipeline: every ring-buffer
+ * record, every loss, every alert and every answer /proc gave the pipeline
+ * go into a signed capture (docs/capture-format.md) that replay, verify and
+ * report read back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "capwrite.h"
+#include "cli.h"
+#include "emit.h"
+#include "launch.h"
+#include "procinfo.h"
+#include "tracer.h"
+
+#define POLICY_TEXT_MAX (128 * 1024) /* escaped, it fits a header record */
+
+struct record_opts {
+	enum pysec_format format;
+	enum pysec_show show;
+	const char *output, *hook_lib, *path, *key, *policy;
+	uint64_t max_size, duration_s;
+	int verbose, force, attach_pid, no_namespace;
+	char **command;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pysectrace record -w FILE [OPTIONS] -- COMMAND [ARGS...]\n\n"
+		   "Run COMMAND as `pysectrace run` does and also write everything the tracer\n"
+		   "saw into a signed capture FILE (mode 0600): every ring-buffer record, losses,\n"
+		   "alerts and what /proc answered, so that `pysectrace replay` prints the same\n"
+		   "records and alerts offline, `pysectrace verify` checks it is intact and\n"
+		   "`pysectrace report` draws it.  Format: docs/capture-format.md.  Needs root.\n\n"
+		   "options:\n"
+		   "  -w, --write FILE     the capture to write (refuses to overwrite: --force)\n"
+		   "  --key KEYFILE        HMAC key signing the capture (16..1024 bytes; created\n"
+		   "                       with 32 random bytes, mode 0600, if missing); default\n"
+		   "                       $PYSECTRACE_KEY, else ~/.config/pysectrace/capture.key\n"
+		   "  --policy FILE        the policy in use: its text is stored in the header\n"
+		   "  --max-size SIZE      rotate to FILE.1, FILE.2, ... when a part reaches SIZE\n"
+		   "                       bytes (suffix k, M, G); each part is a whole capture\n"
+		   "  --duration SECS      rotate after SECS seconds per part\n"
+		   "  --force              overwrite FILE (and its parts)\n"
+		   "  -p, --pid PID        attach to a running process (not in this build)\n"
+		   "  --format, -o, --show, --hook-lib, --no-namespace, -v\n"
+		   "                       the live output, as for `pysectrace run`\n"
+		   "  -h, --help           this help\n\n"
+		   "exit status: as for run (COMMAND's; 125 when pysectrace fails).\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end || v == 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct record_opts *o)
+{
+	/* clang-format off */
+	static const struct option longopts[] = {
+		{ "write", required_argument, NULL, 'w' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "max-size", required_argument, NULL, 'S' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "show", required_argument, NULL, 's' },
+		{ "hook-lib", required_argument, NULL, 'L' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "no-namespace", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* clang-format on */
+	int c, v;
+
+	memset(o, 0, sizeof(*o));
+	o->format = PYSEC_FMT_TEXT;
+	o->show = PYSEC_SHOW_AUDIT;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+w:o:p:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			o->path = optarg;
+			break;
+		case 'K':
+			o->key = optarg;
+			break;
+		case 'P':
+			o->policy = optarg;
+			break;
+		case 'F':
+			o->force = 1;
+			break;
+		case 'p':
+			o->attach_pid = 1;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'L':
+			o->hook_lib = optarg;
+			break;
+		case 'N':
+			o->no_namespace = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'S':
+			if (parse_size(optarg, &o->max_size) < 0) {
+				pysec_err("--max-size must be a positive size (e.g. 64M), not '%s'",
+					  optarg);
+				return -1;
+			}
+			if (o->max_size < 16 * 1024) {
+				pysec_err("--max-size %s: a part needs at least 16k", optarg);
+				return -1;
+			}
+			break;
+		case 'D':
+			if (parse_size(optarg, &o->duration_s) < 0 || strpbrk(optarg, "kKmMgG")) {
+				pysec_err(
+				    "--duration must be a positive number of seconds, not '%s'",
+				    optarg);
+				return -1;
+			}
+			break;
+		case 'f':
+			if ((v = pysec_parse_format(optarg)) < 0) {
+				pysec_err("--format must be text or json, not '%s'", optarg);
+				return -1;
+			}
+			o->format = v;
+			break;
+		case 's':
+			if ((v = pysec_parse_show(optarg)) < 0) {
+				pysec_err("--show must be audit, alerts or all, not '%s'", optarg);
+				return -1;
+			}
+			o->show = v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (o->attach_pid) {
+		pysec_err("record: -p/--pid needs attaching to a running process, which this "
+			  "build does not have yet; record a command instead (-- COMMAND)");
+		return -1;
+	}
+	if (!o->path) {
+		pysec_err("record: no capture file given (-w FILE)");
+		return -1;
+	}
+	if (optind >= argc) {
+		pysec_err(
+		    "record: no COMMAND given (pysectrace record -w FILE -- COMMAND [ARGS...])");
+		return -1;
+	}
+	o->command = argv + optind;
+	return 0;
+}
+
+static FILE *open_output(const char *path)
+{
+	FILE *f;
+
+	if (!path)
+		return stderr;
+	if (!strcmp(path, "-"))
+		return stdout;
+	f = fopen(path, "we");
+	if (!f)
+		pysec_err("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+/* The key: --key or the default, created (0600) when missing. */
+static int get_key(const char *given, uint8_t *key, size_t *keylen)
+{
+	char path[PATH_MAX], err[PATH_MAX + 128];
+
+	if (given)
+		snprintf(path, sizeof(path), "%s", given);
+	else
+		pysec_cap_default_key(path, sizeof(path));
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		if (pysec_cap_make_key(path, err, sizeof(err)) < 0) {
+			pysec_err("%s", err);
+			return -1;
+		}
+		pysec_err("created the capture signing key %s (mode 0600): keep it; "
+			  "`pysectrace verify` needs it",
+			  path);
+	}
+	if (pysec_cap_load_key(path, key, keylen, err, sizeof(err)) < 0) {
+		pysec_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_policy(const char *path, char **text)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	*text = NULL;
+	if (!f) {
+		pysec_err("cannot read policy %s: %s", path, strerror(errno));
+		return -1;
+	}
+	*text = malloc(POLICY_TEXT_MAX + 1);
+	if (!*text) {
+		fclose(f);
+		return -1;
+	}
+	n = fread(*text, 1, POLICY_TEXT_MAX + 1, f);
+	fclose(f);
+	if (n > POLICY_TEXT_MAX) {
+		pysec_err("policy %s is larger than %d bytes", path, POLICY_TEXT_MAX);
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	(*text)[n] = 0;
+	return 0;
+}
+
+static void read_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	out[0] = 0;
+	if (f) {
+		if (!fgets(out, (int)len, f))
+			out[0] = 0;
+		fclose(f);
+	}
+	out[strcspn(out, "\n")] = 0;
+}
+
+static void rfc3339(int64_t wall_ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(wall_ns / 1000000000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", (long)(wall_ns % 1000000000));
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* What the header says about this host and run (docs/capture-format.md). */
+static struct json_object *make_header(const struct record_opts *o, const struct pysec_emitter *em,
+				       const char *policy_text)
+{
+	struct json_object *h = json_object_new_object(), *cmd = json_object_new_array();
+	struct json_object *sizes = json_object_new_object();
+	struct utsname u;
+	char buf[256];
+	int64_t real = clock_ns(CLOCK_REALTIME);
+
+	json_object_object_add(h, "format", json_object_new_string("pysectrace-capture"));
+	json_object_object_add(h, "format_version", json_object_new_int(PYSEC_CAP_VERSION));
+	json_object_object_add(h, "tool_version", json_object_new_string(PYSECTRACE_VERSION));
+	json_object_object_add(h, "kabi_version", json_object_new_int(PYSEC_KABI_VERSION));
+	json_object_object_add(h, "schema_version", json_object_new_int(PYSEC_SCHEMA_VERSION));
+	if (uname(&u) == 0) {
+		json_object_object_add(h, "host", json_object_new_string(u.nodename));
+		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.version);
+		json_object_object_add(h, "kernel", json_object_new_string(buf));
+		json_object_object_add(h, "machine", json_object_new_string(u.machine));
+	}
+	read_line("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
+	json_object_object_add(h, "boot_id", json_object_new_string(buf));
+	rfc3339(real - clock_ns(CLOCK_BOOTTIME), buf, sizeof(buf));
+	json_object_object_add(h, "boot_time", json_object_new_string(buf));
+	rfc3339(real, buf, sizeof(buf));
+	json_object_object_add(h, "start_time", json_object_new_string(buf));
+	json_object_object_add(h, "start_mono_ns",
+			       json_object_new_int64(clock_ns(CLOCK_MONOTONIC)));
+	json_object_object_add(h, "wall_offset_ns", json_object_new_int64(em->wall_offset_ns));
+	for (char **a = o->command; *a; a++)
+		json_object_array_add(cmd, json_object_new_string(*a));
+	json_object_object_add(h, "command", cmd);
+	if (policy_text) {
+		struct json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "path", json_object_new_string(o->policy));
+		json_object_object_add(p, "text", json_object_new_string(policy_text));
+		json_object_object_add(h, "policy", p);
+	} else {
+		json_object_object_add(h, "policy", NULL);
+	}
+	json_object_object_add(sizes, "audit",
+			       json_object_new_int((int)sizeof(struct pysec_audit_rec)));
+	json_object_object_add(sizes, "process",
+			       json_object_new_int((int)sizeof(struct pysec_proc_rec)));
+	json_object_object_add(sizes, "syscall",
+			       json_object_new_int((int)sizeof(struct pysec_sys_rec)));
+	json_object_object_add(h, "record_sizes", sizes);
+	return h;
+}
+
+struct record_tick {
+	FILE *out;
+	struct pysec_capwriter *cw;
+	struct pysec_tracer *tracer;
+	int kernel_lost;
+};
+
+static void on_tick(void *ctx)
+{
+	struct record_tick *t = ctx;
+
+	fflush(t->out);
+	/* from here on the classifier reads no sequence gap: replay must too */
+	if (!t->kernel_lost && pysec_tracer_kernel_lost(t->tracer)) {
+		t->kernel_lost = 1;
+		pysec_capwriter_note_state(t->cw, "kernel_lost");
+	}
+	pysec_capwriter_tick(t->cw);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct pysec_tracer t = {0};
+	struct pysec_pipeline pl = {0};
+	struct pysec_capwriter cw = {0};
+	struct pysec_emitter em;
+	struct record_opts o;
+	struct pysec_tracer_opts to;
+	struct json_object *hdr = NULL;
+	struct record_tick tick;
+	uint8_t key[PYSEC_CAP_KEY_MAX];
+	size_t keylen = 0;
+	char *policy_text = NULL;
+	FILE *out = NULL;
+	int rc = EXIT_TOOL_FAILED, cw_open = 0;
+
+	if (parse_opts(argc, argv, &o) < 0)
+		return EXIT_TOOL_FAILED;
+	if (pysec_check_host("record") < 0)
+		return EXIT_TOOL_FAILED;
+	if (o.policy && read_policy(o.policy, &policy_text) < 0)
+		return EXIT_TOOL_FAILED;
+	if (get_key(o.key, key, &keylen) < 0)
+		goto cleanup;
+	out = open_output(o.output);
+	if (!out)
+		goto cleanup;
+	pysec_emitter_init(&em, out, o.format, o.show);
+	hdr = make_header(&o, &em, policy_text);
+	struct pysec_capwriter_opts co = {.path = o.path,
+					  .overwrite = o.force,
+					  .key = key,
+					  .keylen = keylen,
+					  .header = hdr,
+					  .max_size = o.max_size,
+					  .duration_s = o.duration_s};
+
+	cw_open = 1;
+	if (pysec_capwriter_open(&cw, &co) < 0)
+		goto cleanup;
+	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0 ||
+	    pysec_capwriter_add_sink(&cw, &pl) < 0) {
+		pysec_err("out of memory");
+		goto cleanup;
+	}
+	/* the capture holds every syscall with its verdict: replay can --show all */
+	to =
+	    (struct pysec_tracer_opts){.hook_lib = o.hook_lib, .show_all = 1, .verbose = o.verbose};
+	if (pysec_tracer_open(&t, &to, &pl) < 0)
+		goto cleanup;
+	tick = (struct record_tick){.out = out, .cw = &cw, .tracer = &t};
+	rc = pysec_launch_traced(&t, o.command, o.no_namespace, on_tick, &tick);
+	if (pysec_capwriter_close(&cw, rc) < 0)
+		rc = EXIT_TOOL_FAILED;
+	cw_open = 0;
+cleanup:
+	if (cw_open)
+		pysec_capwriter_close(&cw, rc);
+	pysec_tracer_close(&t);
+	pysec_pipeline_free(&pl);
+	json_object_put(hdr);
+	free(policy_text);
+	memset(key, 0, sizeof(key));
+	if (out && out != stderr && out != stdout)
+		fclose(out);
+	else if (out)
+		fflush(out);
+	return rc;
+}
