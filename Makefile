@@ -48,7 +48,7 @@ $(BUILD) $(BUILD)/obj $(BUILD)/tests:
 	@mkdir -p $@
 
 # ---- BPF object and skeleton
-$(BUILD)/pysectrace.bpf.o: bpf/pysectrace.bpf.c bpf/pysectrace.h hookmod/pysechook_abi.h | $(BUILD)
+$(BUILD)/pysectrace.bpf.o: bpf/pysectrace.bpf.c bpf/stock.bpf.h bpf/pysectrace.h hookmod/pysechook_abi.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	llvm-strip -g $@.tmp 2>/dev/null || true
 	mv $@.tmp $@

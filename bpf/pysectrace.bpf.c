@@ -892,3 +892,5 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
+
+#include "stock.bpf.h" /* the stock python:audit probe (docs/stock-probe.md) */

@@ -168,4 +168,46 @@ enum pysec_counter {
 	PYSEC_CNT_MAX,
 };
 
+
+/*
+ * The stock `python:audit` probe of CPython builds with DTrace/USDT
+ * (docs/stock-probe.md).  Its audit records carry PYSEC_F_STOCK in flags:
+ * seq is counted by the kernel, there is no file/line, and the key was
+ * computed in BPF from the decoded arguments.
+ */
+#define PYSEC_F_STOCK 0x10000u
+/* ... and its arguments could not be decoded (no layout for the runtime) */
+#define PYSEC_F_STOCK_UNDECODED 0x20000u
+
+/* Key of the `stock_cfgs` map: the file that defines the CPython runtime
+ * types, as the kernel names it (s_dev in kernel encoding, i_ino). */
+struct pysec_stock_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+/* Object layout of one CPython build and where its builtin types are. */
+struct pysec_stock_cfg {
+	__u32 minor;      /* 3.minor */
+	__u32 long_tag;   /* 3.12+: int size/sign in lv_tag, else in ob_size */
+	__s64 seg_delta;  /* p_vaddr - p_offset of PyTuple_Type's segment */
+	__u64 tuple_vaddr; /* link-time addresses (add the load bias) */
+	__u64 list_vaddr;
+	__u64 str_vaddr;
+	__u64 bytes_vaddr;
+	__u64 long_vaddr;
+	__u64 bool_vaddr;
+	__u64 float_vaddr;
+	__u64 none_vaddr;
+	__u64 true_vaddr;
+	__u16 ob_type, ob_size, tuple_items, list_items;
+	__u16 bytes_sval, float_val, type_name, str_length;
+	__u16 str_state, str_ascii_data, str_compact_data, long_size;
+	__u16 long_digit, pad[3];
+	__u32 state_kind_mask, state_kind_shift;
+	__u32 state_compact, state_ascii;
+	__u32 state_ready; /* 0: no ready bit (3.12+) */
+	__u32 pad2;
+};
+
 #endif /* PYSECTRACE_H */

@@ -190,8 +190,12 @@ static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 		}
 		if (r->flags & PYSEC_F_TRUNCATED || r->args_len > n)
 			json_object_object_add(o, "truncated", json_object_new_boolean(1));
-		if (r->flags & PYSEC_F_MODULE)
+		if (r->flags & PYSEC_F_STOCK)
+			add_str(o, "hook", "stock");
+		else if (r->flags & PYSEC_F_MODULE)
 			add_str(o, "hook", "module");
+		if (r->flags & PYSEC_F_STOCK_UNDECODED)
+			json_object_object_add(o, "undecoded", json_object_new_boolean(1));
 		write_json(e, o);
 		return;
 	}
@@ -603,4 +607,32 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 		fprintf(e->out, "  ... %llu identical alerts in all\n", (unsigned long long)a->count);
 	json_object_put(o);
 	e->records++;
+}
+
+void pysec_emit_source(struct pysec_emitter *e, uint32_t pid, const char *comm, const char *source,
+		       const char *probe, const char *blind)
+{
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_object_new_object();
+		char t[64];
+		int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+		format_time(e, (uint64_t)now, 1, t, sizeof(t));
+		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
+		add_str(o, "type", "source");
+		add_str(o, "time", t);
+		add_int(o, "mono_ns", now);
+		add_int(o, "pid", pid);
+		add_str(o, "comm", comm);
+		add_str(o, "source", source);
+		if (probe && *probe)
+			json_object_object_add(o, "probe", pysec_bytes_to_json(probe, strlen(probe)));
+		add_str(o, "cannot_see", blind);
+		write_json(e, o);
+		return;
+	}
+	fprintf(e->out, "pysectrace: attached to %s[%u], source %s%s%s%s; cannot see: %s\n", comm,
+		pid, source, probe && *probe ? " (" : "", probe && *probe ? probe : "",
+		probe && *probe ? ")" : "", blind);
+	fflush(e->out);
 }

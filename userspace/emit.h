@@ -52,6 +52,13 @@ const char *pysec_syscall_name(uint32_t nr);
 void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost);
 
 /*
+ * The first record of `attach`: which source feeds the trace of pid (hook,
+ * stock, kernel), its probe file, and what that mode cannot see.
+ */
+void pysec_emit_source(struct pysec_emitter *e, uint32_t pid, const char *comm, const char *source,
+		       const char *probe, const char *blind);
+
+/*
  * Audit events that do no I/O and fire very often (builtins.id,
  * object.__getattr__, ...): hidden by --show audit, shown by --show all.
  */

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "pysectrace.h"
 #include "pysectrace.skel.h"
+#include "stockprobe.h"
 #include "tracer.h"
 
 int pysec_check_host(const char *verb)
@@ -116,9 +117,9 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 	memset(t, 0, sizeof(*t));
 	t->pl = pl;
 	pysec_libbpf_quiet(o->verbose);
-	if (pysec_find_hook_lib(o->hook_lib, t->hook_lib, sizeof(t->hook_lib)) < 0)
+	if (!o->no_hook && pysec_find_hook_lib(o->hook_lib, t->hook_lib, sizeof(t->hook_lib)) < 0)
 		return -1;
-	if (private_hook_copy(t->hook_lib, t->copy, sizeof(t->copy)) < 0)
+	if (!o->no_hook && private_hook_copy(t->hook_lib, t->copy, sizeof(t->copy)) < 0)
 		pysec_err("warning: cannot make a private copy of %s (%s): every process on this "
 			  "host that preloads it pays for the probe while this run lasts",
 			  t->hook_lib, strerror(errno));
@@ -140,6 +141,8 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 		pysec_err("cannot attach the process-tracking tracepoints: %s", strerror(-err));
 		return -1;
 	}
+	if (o->no_hook)
+		goto ringbuf;
 	link = bpf_program__attach_usdt(t->skel->progs.usdt__audit, -1, pysec_tracer_preload(t),
 					PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
 	if (!link) {
@@ -151,6 +154,7 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 	}
 	t->skel->links.usdt__audit = link; /* destroyed with the skeleton */
 	attach_module_copy(t);
+ringbuf:
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_rb_record, pl, NULL);
 	if (!t->rb) {
 		pysec_err("cannot create the ring buffer reader: %s", strerror(errno));
@@ -167,6 +171,67 @@ int pysec_tracer_track(struct pysec_tracer *t, pid_t pid, pid_t ppid)
 	if (bpf_map__update_elem(t->skel->maps.tracked, &key, sizeof(key), &v, sizeof(v),
 				 BPF_ANY) != 0) {
 		pysec_err("cannot track pid %d: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int pysec_tracer_track_running(struct pysec_tracer *t, pid_t pid, pid_t ppid, int hooked)
+{
+	struct pysec_tracked v = { .ppid = (__u32)ppid, .hooked = hooked ? 1 : 0 };
+	__u32 key = (__u32)pid;
+
+	if (bpf_map__update_elem(t->skel->maps.tracked, &key, sizeof(key), &v, sizeof(v),
+				 BPF_ANY) != 0) {
+		pysec_err("cannot track pid %d: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int attach_usdt_prog(struct pysec_tracer *t, struct bpf_program *prog, const char *path,
+			    pid_t pid, const char *provider, const char *name)
+{
+	struct bpf_link *l;
+
+	if (t->nlinks >= PYSEC_TRACER_LINKS) {
+		pysec_err("cannot attach to %s: too many probes attached", path);
+		return -1;
+	}
+	l = bpf_program__attach_usdt(prog, pid, path, provider, name, NULL);
+	if (!l) {
+		pysec_err("cannot attach to the USDT probe %s:%s in %s: %s", provider, name, path,
+			  strerror(errno));
+		return -1;
+	}
+	t->links[t->nlinks++] = l;
+	return 0;
+}
+
+int pysec_tracer_attach_hook(struct pysec_tracer *t, const char *path, pid_t pid)
+{
+	return attach_usdt_prog(t, t->skel->progs.usdt__audit, path, pid, PYSEC_USDT_PROVIDER,
+				PYSEC_USDT_NAME);
+}
+
+int pysec_tracer_attach_stock(struct pysec_tracer *t, const char *path, pid_t pid)
+{
+	return attach_usdt_prog(t, t->skel->progs.usdt__stock_audit, path, pid,
+				PYSEC_STOCK_PROVIDER, PYSEC_STOCK_NAME);
+}
+
+int pysec_tracer_add_runtime(struct pysec_tracer *t, const char *path, const char *name,
+			     unsigned long long dev, unsigned long long ino, char *why,
+			     size_t whylen)
+{
+	struct pysec_stock_cfg cfg;
+	struct pysec_stock_key key = { .dev = dev, .ino = ino };
+
+	if (pysec_stock_runtime(path, name, &cfg, why, whylen) < 0)
+		return -1;
+	if (bpf_map__update_elem(t->skel->maps.stock_cfgs, &key, sizeof(key), &cfg, sizeof(cfg),
+				 BPF_ANY) != 0) {
+		snprintf(why, whylen, "cannot store the layout of %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -221,6 +286,9 @@ void pysec_tracer_close(struct pysec_tracer *t)
 	t->rb = NULL;
 	bpf_link__destroy(t->module_link);
 	t->module_link = NULL;
+	for (unsigned i = 0; i < t->nlinks; i++)
+		bpf_link__destroy(t->links[i]);
+	t->nlinks = 0;
 	pysectrace_bpf__destroy(t->skel);
 	t->skel = NULL;
 }

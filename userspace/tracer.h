@@ -21,7 +21,10 @@ struct pysec_tracer_opts {
 	const char *hook_lib; /* explicit --hook-lib, or NULL */
 	int show_all;         /* forward audited syscalls too (--show all) */
 	int verbose;          /* libbpf's messages */
+	int no_hook;          /* attach: no hook library; probes attached per file */
 };
+
+#define PYSEC_TRACER_LINKS 256
 
 struct pysec_tracer {
 	struct pysectrace_bpf *skel;
@@ -30,6 +33,8 @@ struct pysec_tracer {
 	struct pysec_pipeline *pl;
 	char hook_lib[PATH_MAX];     /* the library found */
 	char copy[PATH_MAX + 64];    /* this run's private copy ("" if none) */
+	struct bpf_link *links[PYSEC_TRACER_LINKS]; /* probes attached per file */
+	unsigned nlinks;
 };
 
 /* Root, BTF; 0 or -1 with a message printed. */
@@ -48,6 +53,26 @@ const char *pysec_tracer_preload(const struct pysec_tracer *t);
 
 /* Follow pid (and its future descendants). */
 int pysec_tracer_track(struct pysec_tracer *t, pid_t pid, pid_t ppid);
+
+/* ... already running: hooked says its audit events already flow (armed). */
+int pysec_tracer_track_running(struct pysec_tracer *t, pid_t pid, pid_t ppid, int hooked);
+
+/*
+ * Attach to the USDT probe of the ELF file at path, in process pid only
+ * (-1: every process mapping it): the hook's (pysectrace:audit) or
+ * CPython's stock python:audit.  0, or -1 with a message printed.
+ */
+int pysec_tracer_attach_hook(struct pysec_tracer *t, const char *path, pid_t pid);
+int pysec_tracer_attach_stock(struct pysec_tracer *t, const char *path, pid_t pid);
+
+/*
+ * Describe to the stock decoder the CPython runtime in the ELF file at
+ * path (name: its own file name), which the kernel knows as dev (kernel
+ * encoding, as /proc/PID/maps prints it) and ino.  0, or -1 with why[].
+ */
+int pysec_tracer_add_runtime(struct pysec_tracer *t, const char *path, const char *name,
+			     unsigned long long dev, unsigned long long ino, char *why,
+			     size_t whylen);
 
 /* Wait up to timeout_ms and feed what arrived; 0, or a negative errno. */
 int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms);
