@@ -45,11 +45,13 @@ def wait_until(pred, what, timeout=WAIT):
 class Attached(object):
     """A target process and a `pysectrace attach` on it (JSON to a file)."""
 
-    def __init__(self, py, preload, status, show="audit"):
+    def __init__(self, py, preload, status=0, show="audit", argv=None):
+        """argv(dir): the target's arguments after py (default: attach_target.py)."""
         self.dir = tempfile.mkdtemp(prefix="pysectrace-e2e-attach-")
         self.out = os.path.join(self.dir, "trace.jsonl")
         env = U.clean_env(LD_PRELOAD=U.hook_lib()) if preload else U.clean_env()
-        self.target = subprocess.Popen([py, TARGET, self.dir, str(status)], env=env,
+        args = argv(self.dir) if argv else [TARGET, self.dir, str(status)]
+        self.target = subprocess.Popen([py] + args, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        start_new_session=True)
         self.tracer = None
