@@ -203,7 +203,7 @@ struct pysec_stock_cfg {
 	__u16 ob_type, ob_size, tuple_items, list_items;
 	__u16 bytes_sval, float_val, type_name, str_length;
 	__u16 str_state, str_ascii_data, str_compact_data, long_size;
-	__u16 long_digit, pad[3];
+	__u16 long_digit, from_debug, pad[2]; /* from_debug: layout read from _Py_DebugOffsets */
 	__u32 state_kind_mask, state_kind_shift;
 	__u32 state_compact, state_ascii;
 	__u32 state_ready; /* 0: no ready bit (3.12+) */

@@ -121,6 +121,7 @@ int pysec_stock_apply_debug_offsets(const void *p, size_t len, struct pysec_stoc
 	cfg->str_ascii_data = w[DBG_STR_ASCII_SIZE];
 	/* PyCompactUnicodeObject adds utf8_length and utf8 (not in the block) */
 	cfg->str_compact_data = w[DBG_STR_ASCII_SIZE] + 16;
+	cfg->from_debug = 1;
 	return 0;
 }
 
