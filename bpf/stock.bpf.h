@@ -29,8 +29,8 @@ struct {
 	__type(value, __u64);
 } stock_seq SEC(".maps");
 
-#define STK_OUT 2048 /* out[] is written at offsets masked to this */
-#define STK_CAP (PYSEC_ARGS_MAX - 1) /* one byte kept for '~', as the hook */
+#define STK_OUT	   2048			/* out[] is written at offsets masked to this */
+#define STK_CAP	   (PYSEC_ARGS_MAX - 1) /* one byte kept for '~', as the hook */
 #define STK_FRAMES 8
 
 struct stock_frame {
@@ -40,8 +40,8 @@ struct stock_frame {
 
 struct stock_scratch {
 	__u8 out[STK_OUT];
-	__u8 raw[2048];  /* a str's code units */
-	__u8 enc[1024];  /* staged payload (UTF-8, bytes, digits) */
+	__u8 raw[2048]; /* a str's code units */
+	__u8 enc[1024]; /* staged payload (UTF-8, bytes, digits) */
 	char event[PYSEC_EVENT_MAX];
 	struct stock_frame st[STK_FRAMES];
 	struct pysec_stock_cfg cfg;
@@ -247,7 +247,8 @@ static long stk_enc_step(__u32 i, void *ctx)
 		c = s->raw[stk_m(2 * i, 2047)] | (__u32)s->raw[stk_m(2 * i + 1, 2047)] << 8;
 	else
 		c = s->raw[stk_m(4 * i, 2047)] | (__u32)s->raw[stk_m(4 * i + 1, 2047)] << 8 |
-		    (__u32)s->raw[stk_m(4 * i + 2, 2047)] << 16 | (__u32)s->raw[stk_m(4 * i + 3, 2047)] << 24;
+		    (__u32)s->raw[stk_m(4 * i + 2, 2047)] << 16 |
+		    (__u32)s->raw[stk_m(4 * i + 3, 2047)] << 24;
 	if (s->enc_fs && c >= 0xd800 && c <= 0xdfff) {
 		/* os.fsencode: surrogateescape gives back bytes 0x80-0xff, nothing else */
 		if (c < 0xdc80 || c > 0xdcff) {
@@ -287,7 +288,7 @@ static long stk_enc_step(__u32 i, void *ctx)
  * code units and nchars; -1 when it is not a compact, ready str.
  */
 static __always_inline int stk_str_data(struct stock_scratch *s, __u64 o, __u64 *data,
-					 __u32 *nchars, __u32 *ascii)
+					__u32 *nchars, __u32 *ascii)
 {
 	__u32 state = 0;
 	__s64 len = 0;
@@ -310,8 +311,8 @@ static __always_inline int stk_str_data(struct stock_scratch *s, __u64 o, __u64 
  * Encode the first chars of a non-ASCII str into enc, stopping before the
  * character that would pass max bytes.  Returns the characters encoded.
  */
-static __always_inline __u32 stk_encode(struct stock_scratch *s, __u64 data, __u32 chars,
-					__u32 max, int fs)
+static __always_inline __u32 stk_encode(struct stock_scratch *s, __u64 data, __u32 chars, __u32 max,
+					int fs)
 {
 	__u32 units = chars > PYSEC_STR_CAP ? PYSEC_STR_CAP : chars;
 	__u32 bytes = units * s->kind;
@@ -728,8 +729,7 @@ static __always_inline int stk_eq(const char *e, const char *lit, int n)
 }
 
 /* 1 when the event announces a syscall: *key and *flags as the hook's token */
-static __always_inline int stk_token(struct stock_scratch *s, __u64 args, __u64 *key,
-				     __u32 *flags)
+static __always_inline int stk_token(struct stock_scratch *s, __u64 args, __u64 *key, __u32 *flags)
 {
 	const char *e = s->event;
 	__u32 kind, arg, shape;
@@ -831,8 +831,10 @@ static __always_inline int stk_runtime(struct stock_scratch *s, __u32 tgid, __u6
 		s->bias = sp->bias;
 		return 0;
 	}
-	if (!tt || bpf_find_vma((struct task_struct *)bpf_get_current_task_btf(), tt, stk_vma_cb,
-				&v, 0) != 0 || !v.file)
+	if (!tt ||
+	    bpf_find_vma((struct task_struct *)bpf_get_current_task_btf(), tt, stk_vma_cb, &v, 0) !=
+		0 ||
+	    !v.file)
 		return -1;
 	cfg = bpf_map_lookup_elem(&stock_cfgs, &v.key);
 	if (!cfg)
@@ -841,7 +843,7 @@ static __always_inline int stk_runtime(struct stock_scratch *s, __u32 tgid, __u6
 	s->bias = v.start - v.pgoff * 4096 - cfg->seg_delta;
 	if (stk_addr(s, cfg->tuple_vaddr) != tt)
 		return -1; /* a tuple subclass, or not this runtime's tuple */
-	struct stock_proc np = { .tuple_addr = tt, .bias = s->bias, .key = v.key };
+	struct stock_proc np = {.tuple_addr = tt, .bias = s->bias, .key = v.key};
 
 	bpf_map_update_elem(&stock_procs, &tgid, &np, BPF_ANY);
 	return 0;
@@ -876,7 +878,8 @@ int BPF_USDT(usdt__stock_audit, const char *event, void *args)
 		if (stk_token(s, a, &key, &tflags)) {
 			flags |= tflags;
 			token_put((__u32)bpf_get_current_pid_tgid(), key,
-				  tflags & (PYSEC_TK_MASK | PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT), seq);
+				  tflags & (PYSEC_TK_MASK | PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT),
+				  seq);
 		}
 		stk_item(s, a, 0);
 		bpf_loop(2048, stk_walk_step, NULL, 0);

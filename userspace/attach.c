@@ -30,11 +30,11 @@ struct attach_opts {
 	pid_t pid;
 };
 
-#define MAX_FILES 256
+#define MAX_FILES  256
 #define MAX_PROBES 8
 
 struct mapped_file {
-	char path[PATH_MAX];      /* as /proc/PID/maps names it */
+	char path[PATH_MAX];	  /* as /proc/PID/maps names it */
 	char open_path[PATH_MAX]; /* a path that opens it from here */
 	unsigned long long dev, ino;
 };
@@ -75,13 +75,13 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct attach_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "show", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"pid", required_argument, NULL, 'p'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"show", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, v;
 	char *end;
@@ -166,7 +166,8 @@ static int scan_maps(pid_t pid, struct mapped_file *files, unsigned *n)
 		int pos = 0, dup = 0;
 
 		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %llu %n", &start, &end, perms, &off, &maj,
-			   &min, &ino, &pos) < 7 || !pos || line[pos] != '/' || *n >= MAX_FILES)
+			   &min, &ino, &pos) < 7 ||
+		    !pos || line[pos] != '/' || *n >= MAX_FILES)
 			continue;
 		line[strcspn(line, "\n")] = 0;
 		/* the kernel's dev_t (MKDEV) as the BPF side reads i_sb->s_dev */
@@ -184,7 +185,8 @@ static int scan_maps(pid_t pid, struct mapped_file *files, unsigned *n)
 		m->ino = ino;
 		snprintf(m->path, sizeof(m->path), "%s", line + pos);
 		/* a deleted file (a run's private hook copy) still opens through map_files */
-		if (len > sizeof(deleted) - 1 && !strcmp(line + pos + len - (sizeof(deleted) - 1), deleted))
+		if (len > sizeof(deleted) - 1 &&
+		    !strcmp(line + pos + len - (sizeof(deleted) - 1), deleted))
 			snprintf(m->open_path, sizeof(m->open_path), "/proc/%d/map_files/%lx-%lx",
 				 (int)pid, start, end);
 		else
@@ -231,7 +233,7 @@ static int choose_source(struct attach_state *st, pid_t pid, int verbose)
 {
 	static struct mapped_file files[MAX_FILES];
 	unsigned n = 0, nhook = 0, nstock = 0;
-	int hook[MAX_FILES] = { 0 }, stock[MAX_FILES] = { 0 }, runtimes = 0;
+	int hook[MAX_FILES] = {0}, stock[MAX_FILES] = {0}, runtimes = 0;
 	char why[PATH_MAX + 128];
 
 	if (scan_maps(pid, files, &n) < 0) {
@@ -247,22 +249,26 @@ static int choose_source(struct attach_state *st, pid_t pid, int verbose)
 					      PYSEC_STOCK_NAME) == 1;
 		nhook += hook[i];
 		nstock += stock[i];
-		if (pysec_tracer_add_runtime(st->t, files[i].open_path, base ? base + 1 : files[i].path,
-					     files[i].dev, files[i].ino, why, sizeof(why)) == 0)
+		if (pysec_tracer_add_runtime(st->t, files[i].open_path,
+					     base ? base + 1 : files[i].path, files[i].dev,
+					     files[i].ino, why, sizeof(why)) == 0)
 			runtimes++;
 		else if (verbose && strstr(why, "no symbol") == NULL)
 			pysec_err("%s", why);
 	}
 	st->src = nhook ? SRC_HOOK : nstock && runtimes ? SRC_STOCK : SRC_KERNEL;
 	if (nstock && !runtimes && !nhook)
-		pysec_err("warning: %d has the python:audit probe but no CPython runtime pysectrace "
-			  "can decode (3.8-3.13): tracing with the kernel alone", (int)pid);
+		pysec_err(
+		    "warning: %d has the python:audit probe but no CPython runtime pysectrace "
+		    "can decode (3.8-3.13): tracing with the kernel alone",
+		    (int)pid);
 	for (unsigned i = 0; i < n && st->src != SRC_KERNEL; i++) {
 		if (!(st->src == SRC_HOOK ? hook[i] : stock[i]) || st->nprobes >= MAX_PROBES)
 			continue;
 		/* pid-filtered: other processes mapping the same file do not pay */
-		if ((st->src == SRC_HOOK ? pysec_tracer_attach_hook(st->t, files[i].open_path, pid)
-					 : pysec_tracer_attach_stock(st->t, files[i].open_path, pid)) < 0)
+		if ((st->src == SRC_HOOK
+			 ? pysec_tracer_attach_hook(st->t, files[i].open_path, pid)
+			 : pysec_tracer_attach_stock(st->t, files[i].open_path, pid)) < 0)
 			return -1;
 		snprintf(st->opens[st->nprobes], PATH_MAX, "%s", files[i].open_path);
 		snprintf(st->probes[st->nprobes++], PATH_MAX, "%s", files[i].path);
@@ -292,30 +298,30 @@ static void on_record(void *ctx, const void *data, size_t size, const char *expl
 	}
 }
 
-static const char *const source_names[] = { "kernel", "stock", "hook" };
+static const char *const source_names[] = {"kernel", "stock", "hook"};
 
 static const char *const source_blind[] = {
-	/* kernel */
-	"audit events (no pysectrace hook and no python:audit probe in this process): its "
-	"monitored syscalls are recorded unjudged (verdict unhooked), nothing is alerted as a "
-	"bypass",
-	/* stock */
-	"the source file:line of events; events a C audit hook vetoed (the probe fires after "
-	"C hooks, before Python hooks); IPv6 connect targets are keyed by port only; "
-	"events raised before the attach",
-	/* hook */
-	"events raised before the attach; children forked before the attach",
+    /* kernel */
+    "audit events (no pysectrace hook and no python:audit probe in this process): its "
+    "monitored syscalls are recorded unjudged (verdict unhooked), nothing is alerted as a "
+    "bypass",
+    /* stock */
+    "the source file:line of events; events a C audit hook vetoed (the probe fires after "
+    "C hooks, before Python hooks); IPv6 connect targets are keyed by port only; "
+    "events raised before the attach",
+    /* hook */
+    "events raised before the attach; children forked before the attach",
 };
 
 int cmd_attach(int argc, char **argv)
 {
-	struct pysec_tracer t = { 0 };
-	struct pysec_pipeline pl = { 0 };
+	struct pysec_tracer t = {0};
+	struct pysec_pipeline pl = {0};
 	struct pysec_emitter em;
 	struct attach_opts o;
 	struct pysec_tracer_opts to;
-	struct attach_state st = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct attach_state st = {0};
+	struct sigaction sa = {.sa_handler = on_signal};
 	FILE *out = NULL;
 	char comm[32];
 	int rc = EXIT_TOOL_FAILED, pidfd = -1, err;
@@ -340,16 +346,15 @@ int cmd_attach(int argc, char **argv)
 	}
 	pysec_emitter_init(&em, out, o.format, o.show);
 	st.t = &t;
-	struct pysec_sink fork_sink = { .record = on_record, .ctx = &st };
+	struct pysec_sink fork_sink = {.record = on_record, .ctx = &st};
 
 	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0 ||
 	    pysec_pipeline_add(&pl, &fork_sink) < 0) {
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	to = (struct pysec_tracer_opts){ .show_all = o.show == PYSEC_SHOW_ALL,
-					 .verbose = o.verbose,
-					 .no_hook = 1 };
+	to = (struct pysec_tracer_opts){
+	    .show_all = o.show == PYSEC_SHOW_ALL, .verbose = o.verbose, .no_hook = 1};
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
 	if (choose_source(&st, o.pid, o.verbose) < 0)
@@ -365,7 +370,7 @@ int cmd_attach(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	while (!stop_requested) {
-		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 
 		err = pysec_tracer_poll(&t, 50);
 		fflush(out);

@@ -30,8 +30,8 @@ static const struct layout_row {
 	uint32_t ready;
 	uint32_t long_tag;
 } layouts[] = {
-	{ 8, 48, 72, 0x80, 0 },  { 9, 48, 72, 0x80, 0 },  { 10, 48, 72, 0x80, 0 },
-	{ 11, 48, 72, 0x80, 0 }, { 12, 40, 56, 0, 1 },    { 13, 40, 56, 0, 1 },
+    {8, 48, 72, 0x80, 0},  {9, 48, 72, 0x80, 0}, {10, 48, 72, 0x80, 0},
+    {11, 48, 72, 0x80, 0}, {12, 40, 56, 0, 1},	 {13, 40, 56, 0, 1},
 };
 
 int pysec_stock_layout(unsigned minor, struct pysec_stock_cfg *cfg)
@@ -42,21 +42,22 @@ int pysec_stock_layout(unsigned minor, struct pysec_stock_cfg *cfg)
 		if (l->minor != minor)
 			continue;
 		cfg->minor = minor;
-		cfg->ob_type = 8;      /* PyObject.ob_type */
-		cfg->ob_size = 16;     /* PyVarObject.ob_size */
-		cfg->tuple_items = 24; /* PyTupleObject.ob_item[] */
-		cfg->list_items = 24;  /* PyListObject.ob_item (a pointer) */
-		cfg->bytes_sval = 32;  /* PyBytesObject.ob_sval[] (after ob_shash) */
-		cfg->float_val = 16;   /* PyFloatObject.ob_fval */
-		cfg->type_name = 24;   /* PyTypeObject.tp_name */
-		cfg->str_length = 16;  /* PyASCIIObject.length */
-		cfg->str_state = 32;   /* PyASCIIObject.state */
-		cfg->str_ascii_data = l->ascii_data;     /* sizeof(PyASCIIObject) */
+		cfg->ob_type = 8;		     /* PyObject.ob_type */
+		cfg->ob_size = 16;		     /* PyVarObject.ob_size */
+		cfg->tuple_items = 24;		     /* PyTupleObject.ob_item[] */
+		cfg->list_items = 24;		     /* PyListObject.ob_item (a pointer) */
+		cfg->bytes_sval = 32;		     /* PyBytesObject.ob_sval[] (after ob_shash) */
+		cfg->float_val = 16;		     /* PyFloatObject.ob_fval */
+		cfg->type_name = 24;		     /* PyTypeObject.tp_name */
+		cfg->str_length = 16;		     /* PyASCIIObject.length */
+		cfg->str_state = 32;		     /* PyASCIIObject.state */
+		cfg->str_ascii_data = l->ascii_data; /* sizeof(PyASCIIObject) */
 		cfg->str_compact_data = l->compact_data; /* sizeof(PyCompactUnicodeObject) */
-		cfg->long_size = 16;   /* ob_size, or long_value.lv_tag */
-		cfg->long_digit = 24;  /* ob_digit[], 30-bit digits in uint32 */
+		cfg->long_size = 16;			 /* ob_size, or long_value.lv_tag */
+		cfg->long_digit = 24;			 /* ob_digit[], 30-bit digits in uint32 */
 		cfg->long_tag = l->long_tag;
-		cfg->state_kind_mask = 0x1c; /* state: interned:2, kind:3, compact:1, ascii:1, ... */
+		cfg->state_kind_mask =
+		    0x1c; /* state: interned:2, kind:3, compact:1, ascii:1, ... */
 		cfg->state_kind_shift = 2;
 		cfg->state_compact = 0x20;
 		cfg->state_ascii = 0x40;
@@ -88,10 +89,10 @@ int pysec_stock_apply_debug_offsets(const void *p, size_t len, struct pysec_stoc
 {
 	const uint8_t *b = p;
 	uint64_t version, free_threaded, w[DBG_WORDS];
-	static const int used[] = { DBG_OB_TYPE,    DBG_TP_NAME,    DBG_TUPLE_ITEM, DBG_TUPLE_SIZE,
-				    DBG_LIST_ITEM,  DBG_FLOAT_VAL,  DBG_LONG_TAG,   DBG_LONG_DIGIT,
-				    DBG_BYTES_SIZE, DBG_BYTES_SVAL, DBG_STR_STATE,  DBG_STR_LENGTH,
-				    DBG_STR_ASCII_SIZE };
+	static const int used[] = {
+	    DBG_OB_TYPE,   DBG_TP_NAME,	   DBG_TUPLE_ITEM,    DBG_TUPLE_SIZE, DBG_LIST_ITEM,
+	    DBG_FLOAT_VAL, DBG_LONG_TAG,   DBG_LONG_DIGIT,    DBG_BYTES_SIZE, DBG_BYTES_SVAL,
+	    DBG_STR_STATE, DBG_STR_LENGTH, DBG_STR_ASCII_SIZE};
 
 	if (len < 24 + sizeof(w) || memcmp(b, "xdebugpy", 8) != 0)
 		return -1;
@@ -135,8 +136,8 @@ int pysec_python_minor_of_name(const char *name)
 
 		p += strlen("python3.");
 		m = strtol(p, &end, 10);
-		if (end != p && m >= 0 && m < 100 && (*end == 0 || *end == '.' || *end == 'd' ||
-						      *end == 'm' || *end == 'u'))
+		if (end != p && m >= 0 && m < 100 &&
+		    (*end == 0 || *end == '.' || *end == 'd' || *end == 'm' || *end == 'u'))
 			return (int)m;
 	}
 	return -1;
@@ -223,9 +224,9 @@ enum {
 };
 
 static const char *const sym_names[SYM_N] = {
-	"PyTuple_Type", "PyList_Type",	 "PyUnicode_Type", "PyBytes_Type",
-	"PyLong_Type",	"PyBool_Type",	 "PyFloat_Type",   "_Py_NoneStruct",
-	"_Py_TrueStruct", "_PyRuntime", "Py_Version",
+    "PyTuple_Type",   "PyList_Type", "PyUnicode_Type", "PyBytes_Type",
+    "PyLong_Type",    "PyBool_Type", "PyFloat_Type",   "_Py_NoneStruct",
+    "_Py_TrueStruct", "_PyRuntime",  "Py_Version",
 };
 
 /* Defined symbols of the dynamic (else static) symbol table. */
@@ -283,12 +284,12 @@ static int segment_of(Elf *e, uint64_t vaddr, int64_t *delta, uint64_t *off)
 	return -1;
 }
 
-int pysec_stock_runtime(const char *path, const char *name, struct pysec_stock_cfg *cfg,
-			char *why, size_t whylen)
+int pysec_stock_runtime(const char *path, const char *name, struct pysec_stock_cfg *cfg, char *why,
+			size_t whylen)
 {
 	struct elf_file f;
 	GElf_Sym s[SYM_N];
-	int have[SYM_N] = { 0 }, minor = -1, rc = -1;
+	int have[SYM_N] = {0}, minor = -1, rc = -1;
 	int64_t delta = 0;
 	uint64_t off = 0;
 
@@ -314,13 +315,15 @@ int pysec_stock_runtime(const char *path, const char *name, struct pysec_stock_c
 	if (minor < 0)
 		minor = pysec_python_minor_of_name(name);
 	if (minor < 0) {
-		snprintf(why, whylen, "%s: cannot tell the CPython version (no Py_Version, no "
-			 "python3.N in its name)", path);
+		snprintf(why, whylen,
+			 "%s: cannot tell the CPython version (no Py_Version, no "
+			 "python3.N in its name)",
+			 path);
 		goto out;
 	}
 	if (pysec_stock_layout((unsigned)minor, cfg) < 0) {
-		snprintf(why, whylen, "%s: CPython 3.%d has no known object layout (3.8-3.13)", path,
-			 minor);
+		snprintf(why, whylen, "%s: CPython 3.%d has no known object layout (3.8-3.13)",
+			 path, minor);
 		goto out;
 	}
 	if (minor >= 13 && have[SYM_RUNTIME] &&

@@ -13,7 +13,7 @@
 #include "pysectrace.h"
 
 #define PYSEC_STOCK_PROVIDER "python"
-#define PYSEC_STOCK_NAME "audit"
+#define PYSEC_STOCK_NAME     "audit"
 
 /* 1 when the ELF file at path has a USDT note provider:name, 0 when not, -1 unreadable. */
 int pysec_elf_has_usdt(const char *path, const char *provider, const char *name);
@@ -37,8 +37,8 @@ int pysec_stock_apply_debug_offsets(const void *p, size_t len, struct pysec_stoc
  * for the version of 3.8-3.10 (libpython3.9.so..., python3.10).  0, or -1
  * with why[] saying what is missing.
  */
-int pysec_stock_runtime(const char *path, const char *name, struct pysec_stock_cfg *cfg,
-			char *why, size_t whylen);
+int pysec_stock_runtime(const char *path, const char *name, struct pysec_stock_cfg *cfg, char *why,
+			size_t whylen);
 
 /* The CPython minor version in a file name (python3.11, libpython3.9.so.1.0); -1. */
 int pysec_python_minor_of_name(const char *name);

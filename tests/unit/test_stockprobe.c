@@ -55,19 +55,19 @@ static void dbg_block(uint8_t *b, uint64_t version, uint64_t free_threaded)
 	memset(w, 0, sizeof(w));
 	for (int i = 0; i < 70; i++)
 		w[i] = 16 + i; /* sizes and offsets we do not use */
-	w[42] = 8;   /* pyobject.ob_type */
-	w[44] = 24;  /* type_object.tp_name */
-	w[48] = 24;  /* tuple_object.ob_item */
-	w[49] = 16;  /* tuple_object.ob_size */
-	w[51] = 24;  /* list_object.ob_item */
-	w[57] = 16;  /* float_object.ob_fval */
-	w[59] = 16;  /* long_object.lv_tag */
-	w[60] = 24;  /* long_object.ob_digit */
-	w[62] = 16;  /* bytes_object.ob_size */
-	w[63] = 32;  /* bytes_object.ob_sval */
-	w[65] = 32;  /* unicode_object.state */
-	w[66] = 16;  /* unicode_object.length */
-	w[67] = 40;  /* unicode_object.asciiobject_size */
+	w[42] = 8;	       /* pyobject.ob_type */
+	w[44] = 24;	       /* type_object.tp_name */
+	w[48] = 24;	       /* tuple_object.ob_item */
+	w[49] = 16;	       /* tuple_object.ob_size */
+	w[51] = 24;	       /* list_object.ob_item */
+	w[57] = 16;	       /* float_object.ob_fval */
+	w[59] = 16;	       /* long_object.lv_tag */
+	w[60] = 24;	       /* long_object.ob_digit */
+	w[62] = 16;	       /* bytes_object.ob_size */
+	w[63] = 32;	       /* bytes_object.ob_sval */
+	w[65] = 32;	       /* unicode_object.state */
+	w[66] = 16;	       /* unicode_object.length */
+	w[67] = 40;	       /* unicode_object.asciiobject_size */
 	memcpy(b, "xdebugpy", 8);
 	memcpy(b + 8, &version, 8);
 	memcpy(b + 16, &free_threaded, 8);
@@ -215,7 +215,8 @@ static void test_runtime_errors(void **state)
 	(void)state;
 	assert_int_equal(pysec_stock_runtime("/bin/true", "true", &c, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "no symbol PyTuple_Type"));
-	tmp_file(notelf, "\x7f" "ELF but not really");
+	tmp_file(notelf, "\x7f"
+			 "ELF but not really");
 	assert_int_equal(pysec_stock_runtime(notelf, "python3.11", &c, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "not a readable ELF"));
 	unlink(notelf);
@@ -233,9 +234,8 @@ static void test_runtime_debug_offsets_313(void **state)
 		skip(); /* no pyenv 3.13 here: the e2e tests say which Pythons ran */
 		return;
 	}
-	assert_int_equal(pysec_stock_runtime(g.gl_pathv[0], "libpython3.13.so.1.0", &c, why,
-					     sizeof(why)),
-			 0);
+	assert_int_equal(
+	    pysec_stock_runtime(g.gl_pathv[0], "libpython3.13.so.1.0", &c, why, sizeof(why)), 0);
 	globfree(&g);
 	assert_int_equal(c.minor, 13);
 	assert_int_equal(c.from_debug, 1);
@@ -250,13 +250,13 @@ static void test_runtime_debug_offsets_313(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout_table),
-		cmocka_unit_test(test_debug_offsets),
-		cmocka_unit_test(test_minor_of_name),
-		cmocka_unit_test(test_elf_usdt),
-		cmocka_unit_test(test_runtime_system_python),
-		cmocka_unit_test(test_runtime_errors),
-		cmocka_unit_test(test_runtime_debug_offsets_313),
+	    cmocka_unit_test(test_layout_table),
+	    cmocka_unit_test(test_debug_offsets),
+	    cmocka_unit_test(test_minor_of_name),
+	    cmocka_unit_test(test_elf_usdt),
+	    cmocka_unit_test(test_runtime_system_python),
+	    cmocka_unit_test(test_runtime_errors),
+	    cmocka_unit_test(test_runtime_debug_offsets_313),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
