@@ -28,6 +28,13 @@ const volatile int trace_all_hooked = 0;
  * again (a file name that differs from the path, /proc memory).
  */
 const volatile int emit_audited = 0;
+/*
+ * Set before load (attach): a fork child counts as hooked only once an
+ * audit event of its own arrives.  Breakpoints placed in a running
+ * process are not inherited by its children; until user space places
+ * them again, the child's syscalls are recorded unjudged, not alerted.
+ */
+const volatile int fork_unhooked = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -357,6 +364,8 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 	if (ptp) /* a fork runs the same image, its bridge at the same addresses */
 		v = *ptp;
 	v.ppid = ptgid;
+	if (fork_unhooked) /* attach: judged once the child's own events flow */
+		v.hooked = 0;
 	v.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&tracked, &ctgid, &v, BPF_ANY) != 0)
 		count(PYSEC_CNT_TRACKED_FULL);

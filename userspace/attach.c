@@ -46,6 +46,7 @@ struct attach_state {
 	enum source src;
 	char probes[MAX_PROBES][PATH_MAX]; /* files whose probe feeds the trace */
 	char opens[MAX_PROBES][PATH_MAX];  /* ... as they open from here */
+	unsigned links[MAX_PROBES];	   /* ... their tracer links */
 	unsigned nprobes;
 };
 
@@ -265,11 +266,15 @@ static int choose_source(struct attach_state *st, pid_t pid, int verbose)
 	for (unsigned i = 0; i < n && st->src != SRC_KERNEL; i++) {
 		if (!(st->src == SRC_HOOK ? hook[i] : stock[i]) || st->nprobes >= MAX_PROBES)
 			continue;
-		/* pid-filtered: other processes mapping the same file do not pay */
+		/*
+		 * Every process mapping the file: the children of pid must be seen
+		 * from their first event.  Others are dropped at the first map lookup.
+		 */
 		if ((st->src == SRC_HOOK
-			 ? pysec_tracer_attach_hook(st->t, files[i].open_path, pid)
-			 : pysec_tracer_attach_stock(st->t, files[i].open_path, pid)) < 0)
+			 ? pysec_tracer_attach_hook(st->t, files[i].open_path, -1)
+			 : pysec_tracer_attach_stock(st->t, files[i].open_path, -1)) < 0)
 			return -1;
+		st->links[st->nprobes] = st->t->nlinks - 1;
 		snprintf(st->opens[st->nprobes], PATH_MAX, "%s", files[i].open_path);
 		snprintf(st->probes[st->nprobes++], PATH_MAX, "%s", files[i].path);
 	}
@@ -277,25 +282,23 @@ static int choose_source(struct attach_state *st, pid_t pid, int verbose)
 }
 
 /*
- * A child of a traced process runs the same image: attach its probes for
- * it too (pid-filtered uprobes do not follow fork).  Events it raises
- * before this lands are not seen.
+ * A fork child of a traced process does not inherit the breakpoints placed
+ * in its running parent: place them again.  Until its first event it is
+ * recorded, not judged (fork_unhooked).
  */
 static void on_record(void *ctx, const void *data, size_t size, const char *explained)
 {
 	struct attach_state *st = ctx;
-	const struct pysec_proc_rec *r = data;
 
 	(void)explained;
 	if (st->src == SRC_KERNEL || pysec_record_type(data, size) != PYSEC_REC_FORK)
 		return;
-	for (unsigned i = 0; i < st->nprobes; i++) {
-		/* through the first process's view: it names the file while that lives */
-		if (st->src == SRC_HOOK)
-			pysec_tracer_attach_hook(st->t, st->opens[i], (pid_t)r->child_pid);
-		else
-			pysec_tracer_attach_stock(st->t, st->opens[i], (pid_t)r->child_pid);
-	}
+	for (unsigned i = 0; i < st->nprobes; i++)
+		if (pysec_tracer_renew(st->t, st->links[i], st->opens[i], st->src == SRC_STOCK) < 0)
+			pysec_err(
+			    "warning: cannot place the probe of %s again (%s): a child's audit "
+			    "events are not seen",
+			    st->probes[i], strerror(errno));
 }
 
 static const char *const source_names[] = {"kernel", "stock", "hook"};
@@ -353,8 +356,10 @@ int cmd_attach(int argc, char **argv)
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	to = (struct pysec_tracer_opts){
-	    .show_all = o.show == PYSEC_SHOW_ALL, .verbose = o.verbose, .no_hook = 1};
+	to = (struct pysec_tracer_opts){.show_all = o.show == PYSEC_SHOW_ALL,
+					.verbose = o.verbose,
+					.no_hook = 1,
+					.fork_unhooked = 1};
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
 	if (choose_source(&st, o.pid, o.verbose) < 0)

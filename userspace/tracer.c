@@ -129,6 +129,7 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 		return -1;
 	}
 	t->skel->rodata->emit_audited = o->show_all;
+	t->skel->rodata->fork_unhooked = o->fork_unhooked;
 	err = pysectrace_bpf__load(t->skel);
 	if (err) {
 		pysec_err("the kernel refused the BPF programs (%s); run with -v for the "
@@ -218,6 +219,24 @@ int pysec_tracer_attach_stock(struct pysec_tracer *t, const char *path, pid_t pi
 {
 	return attach_usdt_prog(t, t->skel->progs.usdt__stock_audit, path, pid,
 				PYSEC_STOCK_PROVIDER, PYSEC_STOCK_NAME);
+}
+
+int pysec_tracer_renew(struct pysec_tracer *t, unsigned idx, const char *path, int stock)
+{
+	struct bpf_link *l;
+
+	if (idx >= t->nlinks)
+		return -1;
+	/* the new consumer first: the breakpoints never leave the other processes */
+	l = bpf_program__attach_usdt(stock ? t->skel->progs.usdt__stock_audit
+					   : t->skel->progs.usdt__audit,
+				     -1, path, stock ? PYSEC_STOCK_PROVIDER : PYSEC_USDT_PROVIDER,
+				     stock ? PYSEC_STOCK_NAME : PYSEC_USDT_NAME, NULL);
+	if (!l)
+		return -1;
+	bpf_link__destroy(t->links[idx]);
+	t->links[idx] = l;
+	return 0;
 }
 
 int pysec_tracer_add_runtime(struct pysec_tracer *t, const char *path, const char *name,

@@ -22,6 +22,7 @@ struct pysec_tracer_opts {
 	int show_all;         /* forward audited syscalls too (--show all) */
 	int verbose;          /* libbpf's messages */
 	int no_hook;          /* attach: no hook library; probes attached per file */
+	int fork_unhooked;    /* attach: a fork child is judged once its own events flow */
 };
 
 #define PYSEC_TRACER_LINKS 256
@@ -64,6 +65,13 @@ int pysec_tracer_track_running(struct pysec_tracer *t, pid_t pid, pid_t ppid, in
  */
 int pysec_tracer_attach_hook(struct pysec_tracer *t, const char *path, pid_t pid);
 int pysec_tracer_attach_stock(struct pysec_tracer *t, const char *path, pid_t pid);
+
+/*
+ * Attach link idx's probe again (every process mapping path) and drop the
+ * old link: places the breakpoints in processes forked since, which do not
+ * inherit those placed in a running parent.  0, or -1 (the old link kept).
+ */
+int pysec_tracer_renew(struct pysec_tracer *t, unsigned idx, const char *path, int stock);
 
 /*
  * Describe to the stock decoder the CPython runtime in the ELF file at

@@ -143,15 +143,26 @@ class PerPython(object):
 
     def check_traced_work(self, a, source):
         a.touch("go")
+        wait_until(lambda: os.path.exists(a.path("child")), "the target's fork")
+        with open(a.path("child")) as f:
+            child = int(f.read())
+        if source != "kernel":
+            # a fork child is followed once its probe is in place: its own events show it
+            wait_until(lambda: [r for r in a.records() if r.get("pid") == child
+                                and r.get("event") == "pysec.attach.ping"],
+                       "the forked child's events" + a.describe())
+        a.touch("child-go")
         wait_until(lambda: os.path.exists(a.path("did")), "the target's work")
         native = a.path("native.txt")
         want_alert = lambda: [x for x in a.alerts() if x.get("path") == native]  # noqa: E731
         if source != "kernel":
-            alerts = wait_until(want_alert, "the bypass alert of the ctypes open" + a.describe())
-            self.assertEqual(alerts[0]["kind"], "bypass", a.describe())
-            self.assertEqual(alerts[0]["pid"], a.target.pid, a.describe())
-            self.assertTrue(wait_until(lambda: a.audit_opens("audited.txt"),
-                                       "the audited open's event" + a.describe()))
+            alerts = wait_until(lambda: len({x["pid"] for x in want_alert()}) == 2 and want_alert(),
+                                "the bypass alerts of the ctypes opens" + a.describe())
+            self.assertEqual({x["kind"] for x in alerts}, {"bypass"}, a.describe())
+            self.assertEqual({x["pid"] for x in alerts}, {a.target.pid, child}, a.describe())
+            self.assertTrue(wait_until(lambda: {r["pid"] for r in a.audit_opens("audited.txt")}
+                                       == {a.target.pid, child},
+                                       "the audited opens' events" + a.describe()))
         rc, err = a.finish()
         self.assertEqual(rc, 0, "attach: %s%s" % (err, a.describe()))
         self.assertEqual(a.target.returncode, 5, a.describe())
@@ -163,8 +174,11 @@ class PerPython(object):
             self.assertEqual(a.alerts(), [], a.describe())
             self.assertEqual([r for r in recs if r.get("type") == "audit"], [], a.describe())
         else:
-            # after the attach: both rounds of work, each alerted once (counted)
-            self.assertEqual(max(x.get("count", 1) for x in a.alerts()), 2, a.describe())
+            # after the attach: both rounds of work in the target (counted), one in the child
+            counts = {}
+            for x in a.alerts():
+                counts[x["pid"]] = max(counts.get(x["pid"], 0), x.get("count", 1))
+            self.assertEqual(counts, {a.target.pid: 2, child: 1}, a.describe())
         return recs
 
     def test_hook_preloaded(self):
@@ -200,6 +214,7 @@ class PerPython(object):
             self.fail("attach did not end on SIGINT")
         self.assertEqual(a.tracer.returncode, 0, a.tracer.communicate())
         self.assertIsNone(a.target.poll(), "the target died with the detach")
+        a.touch("child-go")
         a.touch("go")
         wait_until(lambda: os.path.exists(a.path("did")), "the target's work after the detach")
         a.touch("end")
