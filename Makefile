@@ -126,3 +126,12 @@ clean:
 
 demo: all
 	$(BUILD)/pysectrace run -- /usr/bin/python3 tools/demo.py
+
+# ---- libFuzzer target of the stock decoder's user-space half (not part of make test)
+$(BUILD)/fuzz/fuzz_stockargs: tests/fuzz/fuzz_stockargs.c userspace/stockprobe.c userspace/stockprobe.h | $(BUILD)
+	@mkdir -p $(BUILD)/fuzz
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuserspace \
+		tests/fuzz/fuzz_stockargs.c userspace/stockprobe.c -o $@ -lelf
+
+.PHONY: fuzz-stockargs
+fuzz-stockargs: $(BUILD)/fuzz/fuzz_stockargs
