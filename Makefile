@@ -37,6 +37,7 @@ help:
 	@echo "make e2e        end-to-end tests only"
 	@echo "make corpus     CPython's own test suites under the tracer (slow)"
 	@echo "make bench-hook hook cost ratios (see BENCHMARKS.md)"
+	@echo "make bench      W0-W5 vs peers, build/bench.json (BENCH_ARGS=--quick)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR="
 	@echo "make vmlinux    regenerate vmlinux/$(VMLINUX_ARCH)/vmlinux.h from this kernel"
 	@echo "make format | lint"
@@ -102,6 +103,12 @@ corpus: all
 
 bench-hook: all
 	/usr/bin/python3 tools/bench_hook.py --build $(BUILD)
+
+# W0-W5 under every configuration and the peers (BENCHMARKS.md); BENCH_ARGS=--quick
+.PHONY: bench
+bench: all
+	@tools/install-deps.sh --bench --check >/dev/null 2>&1 || tools/install-deps.sh --bench
+	/usr/bin/python3 tools/bench.py --build $(BUILD) $(BENCH_ARGS)
 
 # ---- misc
 vmlinux:

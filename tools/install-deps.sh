@@ -2,6 +2,8 @@
 # install-deps.sh — install pysectrace's Debian build and test dependencies.
 #   tools/install-deps.sh            install whatever is missing (apt-get)
 #   tools/install-deps.sh --check    exit 0 when everything is present
+#   tools/install-deps.sh --bench    also the peers `make bench` compares with
+#                                    (optional: make test does not need them)
 set -euo pipefail
 
 PACKAGES=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
@@ -9,6 +11,11 @@ PACKAGES=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-de
 # the stdlib test suite of Debian's python3, for the corpus (make test)
 if [ -x /usr/bin/python3 ]; then
 	PACKAGES+=("libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")
+fi
+
+if [ "${1:-}" = "--bench" ]; then
+	PACKAGES+=(strace bpftrace)
+	shift
 fi
 
 missing() {
