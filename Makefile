@@ -13,7 +13,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter
-USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_FORTIFY_SOURCE=2 -I$(BUILD) -Ibpf -Iuserspace \
+USER_CFLAGS := $(CFLAGS) $(SAN_CFLAGS) $(WARN) -std=gnu11 -D_FORTIFY_SOURCE=2 -I$(BUILD) -Ibpf -Iuserspace \
 	-DPYSECTRACE_VERSION=\"$(VERSION)\"
 USER_LIBS := -lbpf -lelf -lz -ljson-c
 HOOK_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -Ihookmod
@@ -95,7 +95,7 @@ CORPUS_QUICK := test_tempfile,test_glob,test_json,test_shutil,test_zipfile
 corpus-quick: all
 	/usr/bin/python3 tests/corpus/run_corpus.py --build $(BUILD) --tests $(CORPUS_QUICK)
 
-test: unit e2e corpus-quick
+test: unit e2e corpus-quick fuzz check-asan
 
 # CPython's own test suites under the tracer (tests/corpus/README.md)
 corpus: all
@@ -134,11 +134,77 @@ clean:
 demo: all
 	$(BUILD)/pysectrace run -- /usr/bin/python3 tools/demo.py
 
-# ---- libFuzzer target of the stock decoder's user-space half (not part of make test)
-$(BUILD)/fuzz/fuzz_stockargs: tests/fuzz/fuzz_stockargs.c userspace/stockprobe.c userspace/stockprobe.h | $(BUILD)
-	@mkdir -p $(BUILD)/fuzz
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuserspace \
-		tests/fuzz/fuzz_stockargs.c userspace/stockprobe.c -o $@ -lelf
+# ---- fuzzing (tests/fuzz/README.md).  A target is tests/fuzz/fuzz_NAME.c plus
+# one line FUZZ_SRCS_NAME := (the sources it tests); FUZZ_LIBS_NAME is optional.
+FUZZ_SRCS_argdecode := userspace/argdecode.c
+FUZZ_SRCS_stockargs := userspace/stockprobe.c
+FUZZ_LIBS_stockargs := -lelf
 
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_LONG_SECONDS ?= 3600
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -std=gnu11 -I$(BUILD) -Ibpf -Iuserspace -Ihookmod \
+	-DPYSECTRACE_VERSION=\"$(VERSION)\"
+
+.PHONY: fuzz fuzz-long fuzz-build fuzz-seeds
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard userspace/*.h) \
+		$(BUILD)/pysectrace.skel.h
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(or $(FUZZ_LIBS_$*),-ljson-c -lm)
+
+fuzz-build: $(FUZZ_BINS)
+
+# each target for FUZZ_SECONDS over its committed seeds; new inputs and crash
+# files go to $(FUZZ_BUILD), never into the repo; a crash fails the target
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t tests/fuzz/corpus/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t 2>$(FUZZ_BUILD)/fuzz_$$t.log || \
+			{ tail -40 $(FUZZ_BUILD)/fuzz_$$t.log; \
+			  echo "fuzz_$$t FAILED: reproducer in $(FUZZ_BUILD)/crashes/$$t/"; exit 1; }; \
+		grep -E '^stat::(number_of_executed_units|new_units_added)' $(FUZZ_BUILD)/fuzz_$$t.log; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
+
+# build one target (the stock decoder's); make fuzz runs it with the others
 .PHONY: fuzz-stockargs
-fuzz-stockargs: $(BUILD)/fuzz/fuzz_stockargs
+fuzz-stockargs: $(FUZZ_BUILD)/fuzz_stockargs
+
+# regenerate the argdecode seeds from the hook's own serializer
+$(FUZZ_BUILD)/seedgen_argdecode: tests/fuzz/seedgen_argdecode.c $(HOOK_SRCS) $(HOOK_HDRS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Ihookmod $(shell $(PYCONFIG) --includes) \
+		$< $(HOOK_SRCS) -o $@ $(shell $(PYCONFIG) --embed --ldflags) -lm -ldl
+
+fuzz-seeds: $(FUZZ_BUILD)/seedgen_argdecode
+	rm -rf tests/fuzz/corpus/argdecode && mkdir -p tests/fuzz/corpus/argdecode
+	$(FUZZ_BUILD)/seedgen_argdecode tests/fuzz/seeds_argdecode.py tests/fuzz/corpus/argdecode
+
+# ---- the tracer and the unit tests under ASan+UBSan (LeakSanitizer on), in
+# their own build dir; the hook stays unsanitized (it lives inside Python)
+ASAN_BUILD := $(BUILD)/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath $(ASAN_BUILD))/logs/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath $(ASAN_BUILD))/logs/ubsan \
+	LSAN_OPTIONS=suppressions=$(abspath tests/asan/lsan.supp)
+ASAN_E2E ?= --module test_run.py --module test_bypass.py --max-pythons 2
+
+.PHONY: check-asan
+check-asan:
+	@rm -rf $(ASAN_BUILD)/logs && mkdir -p $(ASAN_BUILD)/logs
+	$(ASAN_ENV) $(MAKE) BUILD=$(ASAN_BUILD) CFLAGS="-O1 -g" SAN_CFLAGS="$(ASAN_FLAGS)" unit
+	$(ASAN_ENV) /usr/bin/python3 tests/e2e/run_e2e.py -q --build $(ASAN_BUILD) $(ASAN_E2E)
+	@if ls $(ASAN_BUILD)/logs/* >/dev/null 2>&1; then head -60 $(ASAN_BUILD)/logs/*; \
+		echo "check-asan: FAILED: sanitizer reports in $(ASAN_BUILD)/logs/"; exit 1; fi
+	@echo "check-asan: clean"
