@@ -195,9 +195,9 @@ fuzz-seeds: $(FUZZ_BUILD)/seedgen_argdecode
 # their own build dir; the hook stays unsanitized (it lives inside Python)
 ASAN_BUILD := $(BUILD)/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath $(ASAN_BUILD))/logs/asan \
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0:log_path=$(abspath $(ASAN_BUILD))/logs/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath $(ASAN_BUILD))/logs/ubsan \
-	LSAN_OPTIONS=suppressions=$(abspath tests/asan/lsan.supp)
+	LSAN_OPTIONS=suppressions=$(abspath tests/asan/lsan.supp):print_suppressions=0
 ASAN_E2E ?= --module test_run.py --module test_bypass.py --max-pythons 2
 
 .PHONY: check-asan
@@ -205,6 +205,7 @@ check-asan:
 	@rm -rf $(ASAN_BUILD)/logs && mkdir -p $(ASAN_BUILD)/logs
 	$(ASAN_ENV) $(MAKE) BUILD=$(ASAN_BUILD) CFLAGS="-O1 -g" SAN_CFLAGS="$(ASAN_FLAGS)" unit
 	$(ASAN_ENV) /usr/bin/python3 tests/e2e/run_e2e.py -q --build $(ASAN_BUILD) $(ASAN_E2E)
-	@if ls $(ASAN_BUILD)/logs/* >/dev/null 2>&1; then head -60 $(ASAN_BUILD)/logs/*; \
+	@if grep -lE 'ERROR: |runtime error' $(ASAN_BUILD)/logs/* >/dev/null 2>&1; then \
+		head -60 $$(grep -lE 'ERROR: |runtime error' $(ASAN_BUILD)/logs/*); \
 		echo "check-asan: FAILED: sanitizer reports in $(ASAN_BUILD)/logs/"; exit 1; fi
 	@echo "check-asan: clean"

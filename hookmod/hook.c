@@ -8,7 +8,7 @@
  * a 5-byte nop lets kernels >= 6.18 optimize the uprobe into a call, but
  * on 6.18 a child forked after that crashes (SIGSEGV) at its first hit of
  * the optimized site, so that is opt-in (-DPYSEC_PROBE_NOP5) until the
- * kernel is fixed or `pysectrace probe` can tell a fixed one.
+ * kernel is fixed: `pysectrace probe` (nop5_fork_safe) tells a fixed one.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
