@@ -294,12 +294,16 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 		tp->hooked = 1;
 	if ((flags & PYSEC_F_ARMED) && key && tp)
 		bridge_note(tp, key, PT_REGS_IP(ctx));
+	if (tp && seq > tp->last_seq)
+		tp->last_seq = seq; /* produced, whether or not the record fits */
 	if (PYSEC_TK_OF(flags) != PYSEC_TK_NONE)
 		token_put((__u32)bpf_get_current_pid_tgid(), key, flags & (PYSEC_TK_MASK |
 					PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT), seq);
 	r = reserve(sizeof(*r), PYSEC_REC_AUDIT, task);
-	if (!r)
+	if (!r) {
+		count(PYSEC_CNT_RB_LOST_AUDIT); /* user space checks seq gaps against it */
 		return 0;
+	}
 	r->seq = seq;
 	r->key = key;
 	r->flags = flags;
@@ -376,6 +380,7 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 	r->child_pid = ctgid;
 	r->exit_code = 0;
 	r->filename[0] = 0;
+	r->last_seq = 0;
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
@@ -391,10 +396,14 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *p)
 	/* signal->live reaches 0 when the process's last thread exits. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+	__u64 last_seq = tp ? tp->last_seq : 0;
+
 	bpf_map_delete_elem(&tracked, &tgid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXIT, p);
 	if (!r)
 		return 0;
+	r->last_seq = last_seq;
 	r->child_pid = 0;
 	r->exit_code = BPF_CORE_READ(p, exit_code);
 	r->filename[0] = 0;
@@ -888,11 +897,15 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 		}
 	}
 	tp->hooked = 0; /* a new image: held to its hook once that arms */
+	__u64 last_seq = tp->last_seq;
+
+	tp->last_seq = 0;
 	tp->bridge_slot = tp->bridge_entry = tp->bridge_fn = tp->bridge_sem = tp->bridge_site = 0;
 	bpf_map_delete_elem(&tokens, &tid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXEC, p);
 	if (!r)
 		return 0;
+	r->last_seq = last_seq;
 	r->child_pid = 0;
 	r->exit_code = 0;
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename),

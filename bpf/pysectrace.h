@@ -85,6 +85,7 @@ struct pysec_proc_rec {
 	__u32 child_pid;  /* FORK: the new process */
 	__s32 exit_code;  /* EXIT: the task's exit code (wait status form) */
 	char filename[PYSEC_PATH_MAX]; /* EXEC: the binary as exec'd */
+	__u64 last_seq; /* EXEC/EXIT: highest seq the hook fired in the image that ended */
 };
 
 /* Value of the `tracked` map: one per followed process (tgid). */
@@ -95,6 +96,7 @@ struct pysec_tracked {
 	/* the audit bridge as the hook announced it when it armed (0: unknown) */
 	__u64 bridge_slot, bridge_entry, bridge_fn, bridge_sem;
 	__u64 bridge_site; /* the probe site (where the kernel put its breakpoint) */
+	__u64 last_seq; /* highest seq the hook fired in the current image */
 };
 
 struct pysec_sys_rec {
@@ -165,6 +167,7 @@ enum pysec_counter {
 	PYSEC_CNT_PENDING_FULL,/* syscalls not followed: pending table full */
 	PYSEC_CNT_TOKENS_FULL, /* tokens not stored: token table full */
 	PYSEC_CNT_AUDITED_SYSCALLS, /* audited syscalls counted, not forwarded */
+	PYSEC_CNT_RB_LOST_AUDIT, /* ... of PYSEC_CNT_RB_LOST: audit records */
 	PYSEC_CNT_MAX,
 };
 

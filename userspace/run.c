@@ -385,6 +385,10 @@ int cmd_run(int argc, char **argv)
 	}
 	/* COMMAND is gone: what it did before exiting is already queued. */
 	pysec_tracer_finish(&t);
+	/* the last sink stage: records stdio could not write are lost too */
+	if (fflush(out) != 0 || ferror(out))
+		pysec_err("writing %s failed (%s): records are missing from it",
+			  o.output ? o.output : "stderr", strerror(errno));
 	rc = status_to_exit(status);
 cleanup:
 	child_pid = 0;

@@ -268,32 +268,27 @@ int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
 	return err < 0 && err != -EINTR ? err : 0;
 }
 
-/* Nothing is dropped silently: every kernel-side loss is reported. */
+/* Nothing is dropped silently: every kernel-side loss goes to the pipeline. */
 static void report_kernel_losses(struct pysec_tracer *t)
 {
-	static const struct { int idx; const char *stage, *what; } losses[] = {
-		{ PYSEC_CNT_RB_LOST, "kernel_ringbuf", "events were lost: the ring buffer was full" },
-		{ PYSEC_CNT_TRACKED_FULL, "kernel_tracked", "processes were not followed: table full" },
-		{ PYSEC_CNT_PENDING_FULL, "kernel_pending", "syscalls were not followed: table full" },
-		{ PYSEC_CNT_TOKENS_FULL, "kernel_tokens", "audit tokens were not stored: table full" },
+	static const struct { int idx; const char *stage; } losses[] = {
+		{ PYSEC_CNT_RB_LOST, "kernel_ringbuf" },     /* ring buffer full */
+		{ PYSEC_CNT_TRACKED_FULL, "kernel_tracked" }, /* processes not followed */
+		{ PYSEC_CNT_PENDING_FULL, "kernel_pending" }, /* syscalls not followed */
+		{ PYSEC_CNT_TOKENS_FULL, "kernel_tokens" },   /* audit tokens not stored */
 	};
 	const __u64 *counters = t->skel->bss->counters;
 
-	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
-		__u64 n = counters[losses[i].idx];
-
-		if (!n)
-			continue;
-		pysec_pipeline_lost(t->pl, losses[i].stage, n);
-		pysec_err("%llu %s", (unsigned long long)n, losses[i].what);
-	}
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++)
+		pysec_pipeline_lost(t->pl, losses[i].stage, counters[losses[i].idx]);
+	pysec_pipeline_audit_lost(t->pl, counters[PYSEC_CNT_RB_LOST_AUDIT]);
 }
 
-void pysec_tracer_finish(struct pysec_tracer *t)
+uint64_t pysec_tracer_finish(struct pysec_tracer *t)
 {
 	ring_buffer__consume(t->rb);
-	pysec_pipeline_finish(t->pl);
 	report_kernel_losses(t);
+	return pysec_pipeline_finish(t->pl);
 }
 
 void pysec_tracer_close(struct pysec_tracer *t)

@@ -9,6 +9,7 @@
 #define PYSEC_TRACER_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pipeline.h"
@@ -85,8 +86,12 @@ int pysec_tracer_add_runtime(struct pysec_tracer *t, const char *path, const cha
 /* Wait up to timeout_ms and feed what arrived; 0, or a negative errno. */
 int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms);
 
-/* Drain what is queued, finish the pipeline, report kernel-side losses. */
-void pysec_tracer_finish(struct pysec_tracer *t);
+/*
+ * Drain what is queued, report kernel-side losses, finish the pipeline
+ * (one summary line on stderr when anything was lost).  Returns the number
+ * of events lost.
+ */
+uint64_t pysec_tracer_finish(struct pysec_tracer *t);
 
 void pysec_tracer_close(struct pysec_tracer *t);
 
