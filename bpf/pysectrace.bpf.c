@@ -81,9 +81,11 @@ struct {
 	__type(value, struct pysec_sys_rec);
 } sys_scratch SEC(".maps");
 
+#define EVENTS_SIZE (16 * 1024 * 1024)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);
+	__uint(max_entries, EVENTS_SIZE);
 } events SEC(".maps");
 
 __u64 counters[PYSEC_CNT_MAX];
@@ -115,6 +117,17 @@ static __always_inline __u64 wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > 4 * 1024 * 1024 ?
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * Under backlog the last quarter of the ring is kept for what verdicts
+ * need (unaudited syscalls, process records): audit records and audited
+ * syscalls are shed first, and counted.  The kernel still matches tokens,
+ * so shedding loses context, never a verdict.
+ */
+static __always_inline int shed_low_priority(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EVENTS_SIZE / 4 * 3;
 }
 
 static __always_inline void fill_hdr(struct pysec_hdr *h, __u32 type, struct task_struct *task)
@@ -299,6 +312,10 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	if (PYSEC_TK_OF(flags) != PYSEC_TK_NONE)
 		token_put((__u32)bpf_get_current_pid_tgid(), key, flags & (PYSEC_TK_MASK |
 					PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT), seq);
+	if (shed_low_priority()) {
+		count(PYSEC_CNT_SHED_AUDIT);
+		return 0;
+	}
 	r = reserve(sizeof(*r), PYSEC_REC_AUDIT, task);
 	if (!r) {
 		count(PYSEC_CNT_RB_LOST_AUDIT); /* user space checks seq gaps against it */
@@ -865,7 +882,9 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 
 		token_match(tid, PYSEC_TK_EXEC, r->key, 0, 1, &why); /* consumed */
 	}
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags()) != 0)
+	if (r->verdict == PYSEC_V_AUDITED && shed_low_priority())
+		count(PYSEC_CNT_SHED_SYSCALL);
+	else if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags()) != 0)
 		count(PYSEC_CNT_RB_LOST);
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;

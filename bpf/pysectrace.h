@@ -168,6 +168,8 @@ enum pysec_counter {
 	PYSEC_CNT_TOKENS_FULL, /* tokens not stored: token table full */
 	PYSEC_CNT_AUDITED_SYSCALLS, /* audited syscalls counted, not forwarded */
 	PYSEC_CNT_RB_LOST_AUDIT, /* ... of PYSEC_CNT_RB_LOST: audit records */
+	PYSEC_CNT_SHED_AUDIT,    /* audit records shed under backlog (tokens kept) */
+	PYSEC_CNT_SHED_SYSCALL,  /* audited syscall records shed under backlog */
 	PYSEC_CNT_MAX,
 };
 

@@ -343,7 +343,9 @@ def ceiling(tracer, hook_lib, python, env, tmp, seconds, producers, view):
     p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=RUN_TIMEOUT)
     wall = time.perf_counter() - t0
-    maxseq, got, lost, bench = {}, {}, {}, 0
+    # per process image: produced = highest seq (exec/exit records carry the
+    # kernel's count, which survives lost records), received = records
+    cur, produced, received, lost, bench = {}, 0, 0, {}, 0
     with open(out, errors="replace") as f:
         for line in f:
             try:
@@ -352,16 +354,20 @@ def ceiling(tracer, hook_lib, python, env, tmp, seconds, producers, view):
                 continue
             t = o.get("type")
             if t == "audit":
-                pid = o["pid"]
-                got[pid] = got.get(pid, 0) + 1
-                maxseq[pid] = max(maxseq.get(pid, 0), o.get("seq", 0))
+                mx, got = cur.get(o["pid"], (0, 0))
+                cur[o["pid"]] = (max(mx, o.get("seq", 0)), got + 1)
                 bench += o.get("event") == "bench.ceiling"
+            elif t == "process" and o.get("action") in ("exec", "exit"):
+                mx, got = cur.pop(o["pid"], (0, 0))
+                produced += max(mx, o.get("last_seq", 0))
+                received += got
             elif t == "lost":
                 lost[o["stage"]] = lost.get(o["stage"], 0) + o["count"]
-    produced = sum(maxseq.values())
-    received = sum(got.values())
+    for mx, got in cur.values():
+        produced += mx
+        received += got
     missing = produced - received
-    total_lost = sum(lost.values())
+    total_lost = lost.get("kernel_ringbuf", 0) + lost.get("kernel_shed", 0)
     return {"producers": producers, "seconds": seconds, "view": view,
             "rc": p.returncode, "wall_s": wall,
             "produced": produced, "received": received, "bench_events": bench,

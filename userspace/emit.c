@@ -231,6 +231,8 @@ static void emit_proc(struct pysec_emitter *e, const struct pysec_proc_rec *r)
 			else
 				add_int(o, "exit_status", (code >> 8) & 0xff);
 		}
+		if (r->h.type != PYSEC_REC_FORK && r->last_seq)
+			add_int(o, "last_seq", (int64_t)r->last_seq);
 		write_json(e, o);
 		return;
 	}

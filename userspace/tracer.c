@@ -281,7 +281,11 @@ static void report_kernel_losses(struct pysec_tracer *t)
 
 	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++)
 		pysec_pipeline_lost(t->pl, losses[i].stage, counters[losses[i].idx]);
-	pysec_pipeline_audit_lost(t->pl, counters[PYSEC_CNT_RB_LOST_AUDIT]);
+	/* shed under backlog: context only, the kernel still judged them */
+	pysec_pipeline_lost(t->pl, "kernel_shed", counters[PYSEC_CNT_SHED_AUDIT]);
+	pysec_pipeline_lost(t->pl, "kernel_shed_syscall", counters[PYSEC_CNT_SHED_SYSCALL]);
+	pysec_pipeline_audit_lost(t->pl, counters[PYSEC_CNT_RB_LOST_AUDIT] +
+						 counters[PYSEC_CNT_SHED_AUDIT]);
 }
 
 uint64_t pysec_tracer_finish(struct pysec_tracer *t)
