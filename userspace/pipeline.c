@@ -72,7 +72,8 @@ static void account_seq(struct pysec_pipeline *p, const void *data, size_t size)
 		break;
 	case PYSEC_REC_EXEC:
 	case PYSEC_REC_EXIT:
-		pysec_seqgap_close(&p->seq, h->pid, ((const struct pysec_proc_rec *)data)->last_seq);
+		pysec_seqgap_close(&p->seq, h->pid,
+				   ((const struct pysec_proc_rec *)data)->last_seq);
 		break;
 	}
 }

@@ -40,7 +40,7 @@ struct pysec_pipeline {
 	unsigned nlost;
 	struct pysec_seqgap seq;
 	uint64_t audit_lost_known; /* audit records a stage reported lost */
-	int quiet_summary;         /* no summary line on stderr */
+	int quiet_summary;	   /* no summary line on stderr */
 };
 
 /* 0, or -1 when out of memory. */

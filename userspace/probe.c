@@ -761,13 +761,13 @@ static void nop5_fork_child(const char *copy, int out)
 	ssize_t r;
 
 	alarm(20);
-#define NOP5_SAY(code, ...)                                                       \
-	do {                                                                      \
-		n = snprintf(msg, sizeof(msg), "%d ", code);                     \
-		snprintf(msg + n, sizeof(msg) - n, __VA_ARGS__);                  \
-		if (write(out, msg, strlen(msg)) < 0)                             \
-			_exit(9);                                                 \
-		_exit(0);                                                         \
+#define NOP5_SAY(code, ...)                                                                        \
+	do {                                                                                       \
+		n = snprintf(msg, sizeof(msg), "%d ", code);                                       \
+		snprintf(msg + n, sizeof(msg) - n, __VA_ARGS__);                                   \
+		if (write(out, msg, strlen(msg)) < 0)                                              \
+			_exit(9);                                                                  \
+		_exit(0);                                                                          \
 	} while (0)
 	if (addr_to_file((uintptr_t)pysec_probe_nop5, self, sizeof(self), &off) != 0)
 		NOP5_SAY(3, "probe site not file-backed");
@@ -805,11 +805,14 @@ static void nop5_fork_child(const char *copy, int out)
 	close(pfd);
 	close(prog_fd);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		NOP5_SAY(0, "site optimized (%02x..); a child forked after the hits ran it "
-			    "cleanly", after[0]);
+		NOP5_SAY(0,
+			 "site optimized (%02x..); a child forked after the hits ran it "
+			 "cleanly",
+			 after[0]);
 	if (WIFSIGNALED(status))
-		NOP5_SAY(2, "site optimized (%02x..); a child forked after the hits died of "
-			    "signal %d (%s) at its first hit",
+		NOP5_SAY(2,
+			 "site optimized (%02x..); a child forked after the hits died of "
+			 "signal %d (%s) at its first hit",
 			 after[0], WTERMSIG(status), strsignal(WTERMSIG(status)));
 	NOP5_SAY(3, "child ended with status 0x%x", status);
 #undef NOP5_SAY
@@ -826,7 +829,8 @@ static void probe_nop5_fork(struct probe_ctx *ctx)
 	strcpy(c->state, "unknown");
 	if (ctx->c[C_UPROBE_OPT].avail != T_YES) {
 		strcpy(c->state, "not needed");
-		set(c, T_UNKNOWN, 0, "uprobes are not optimized here: the 1-byte nop costs the same");
+		set(c, T_UNKNOWN, 0,
+		    "uprobes are not optimized here: the 1-byte nop costs the same");
 		return;
 	}
 	snprintf(copy, sizeof(copy), "/tmp/.pysectrace-nop5-%d", (int)getpid());
@@ -858,7 +862,8 @@ static void probe_nop5_fork(struct probe_ctx *ctx)
 	switch (code) {
 	case 0:
 		strcpy(c->state, "safe");
-		set(c, T_YES, 0, "%s: a 5-byte nop site (-DPYSEC_PROBE_NOP5) is safe here", msg + 2);
+		set(c, T_YES, 0, "%s: a 5-byte nop site (-DPYSEC_PROBE_NOP5) is safe here",
+		    msg + 2);
 		break;
 	case 2:
 		strcpy(c->state, "crashes");
@@ -1464,16 +1469,17 @@ static void plan_audit(struct probe_ctx *ctx)
 	 */
 	plan_add(ctx, "probe cost", "int3 trap (1-byte nop site)",
 		 "~5-6 us per audit event that fires the probe; %s",
-		 opt->avail != T_YES   ? "this kernel does not optimize uprobes" :
-		 fork5->avail == T_NO  ? "this kernel optimizes a 5-byte nop site, but a child "
-					 "forked after that crashed at its first hit (tested "
-					 "above), so the hook does not use one" :
-		 fork5->avail == T_YES ? "a 5-byte nop site is optimized and fork-safe here "
-					 "(tested above): a hook built with -DPYSEC_PROBE_NOP5 "
-					 "would pay ~1.5 us" :
-					 "this kernel optimizes a 5-byte nop site; whether forked "
-					 "children survive it could not be tested, so the hook "
-					 "does not use one");
+		 opt->avail != T_YES	? "this kernel does not optimize uprobes"
+		 : fork5->avail == T_NO ? "this kernel optimizes a 5-byte nop site, but a child "
+					  "forked after that crashed at its first hit (tested "
+					  "above), so the hook does not use one"
+		 : fork5->avail == T_YES
+		     ? "a 5-byte nop site is optimized and fork-safe here "
+		       "(tested above): a hook built with -DPYSEC_PROBE_NOP5 "
+		       "would pay ~1.5 us"
+		     : "this kernel optimizes a 5-byte nop site; whether forked "
+		       "children survive it could not be tested, so the hook "
+		       "does not use one");
 }
 
 static void plan_syscalls(struct probe_ctx *ctx)

@@ -271,11 +271,14 @@ int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
 /* Nothing is dropped silently: every kernel-side loss goes to the pipeline. */
 static void report_kernel_losses(struct pysec_tracer *t)
 {
-	static const struct { int idx; const char *stage; } losses[] = {
-		{ PYSEC_CNT_RB_LOST, "kernel_ringbuf" },     /* ring buffer full */
-		{ PYSEC_CNT_TRACKED_FULL, "kernel_tracked" }, /* processes not followed */
-		{ PYSEC_CNT_PENDING_FULL, "kernel_pending" }, /* syscalls not followed */
-		{ PYSEC_CNT_TOKENS_FULL, "kernel_tokens" },   /* audit tokens not stored */
+	static const struct {
+		int idx;
+		const char *stage;
+	} losses[] = {
+	    {PYSEC_CNT_RB_LOST, "kernel_ringbuf"},	/* ring buffer full */
+	    {PYSEC_CNT_TRACKED_FULL, "kernel_tracked"}, /* processes not followed */
+	    {PYSEC_CNT_PENDING_FULL, "kernel_pending"}, /* syscalls not followed */
+	    {PYSEC_CNT_TOKENS_FULL, "kernel_tokens"},	/* audit tokens not stored */
 	};
 	const __u64 *counters = t->skel->bss->counters;
 
@@ -285,7 +288,7 @@ static void report_kernel_losses(struct pysec_tracer *t)
 	pysec_pipeline_lost(t->pl, "kernel_shed", counters[PYSEC_CNT_SHED_AUDIT]);
 	pysec_pipeline_lost(t->pl, "kernel_shed_syscall", counters[PYSEC_CNT_SHED_SYSCALL]);
 	pysec_pipeline_audit_lost(t->pl, counters[PYSEC_CNT_RB_LOST_AUDIT] +
-						 counters[PYSEC_CNT_SHED_AUDIT]);
+					     counters[PYSEC_CNT_SHED_AUDIT]);
 }
 
 uint64_t pysec_tracer_finish(struct pysec_tracer *t)
