@@ -140,12 +140,12 @@ timed(int(sys.argv[1]), int(sys.argv[2]), body)
 
 # name: (what one unit is, full units, quick units)
 WORKLOADS = {
-    "W0": ("python -c pass started", 30, 20),
-    "W1": ("open/read/close", 20_000, 4_000),
-    "W2": ("TCP connect+accept on loopback", 5_000, 1_000),
-    "W3": ("subprocess.run(['/bin/true'])", 150, 40),
-    "W4": ("audit event without I/O", 200_000, 40_000),
-    "W5": ("start-up unit: 11 imports, json, file IO", 60, 20),
+    "W0": ("python -c pass started", 20, 20),
+    "W1": ("open/read/close", 12_000, 4_000),
+    "W2": ("TCP connect+accept on loopback", 3_000, 1_000),
+    "W3": ("subprocess.run(['/bin/true'])", 80, 40),
+    "W4": ("audit event without I/O", 100_000, 40_000),
+    "W5": ("start-up unit: 11 imports, json, file IO", 40, 20),
 }
 
 # A Python-level logging hook, the way PySecurityManager-style tools do it.
