@@ -263,7 +263,9 @@ int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
 
 	if (err >= 0 || err == -EINTR)
 		err = ring_buffer__consume(t->rb); /* epoll saw no wakeup: read anyway */
-	if (t->skel->bss->counters[PYSEC_CNT_RB_LOST])
+	/* audit records shed under backlog leave seq gaps too: not a broken bridge */
+	if (t->skel->bss->counters[PYSEC_CNT_RB_LOST] ||
+	    t->skel->bss->counters[PYSEC_CNT_SHED_AUDIT])
 		pysec_classifier_kernel_lost(t->pl->cls);
 	return err < 0 && err != -EINTR ? err : 0;
 }
