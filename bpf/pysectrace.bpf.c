@@ -387,6 +387,7 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 	v.ppid = ptgid;
 	if (fork_unhooked) /* attach: judged once the child's own events flow */
 		v.hooked = 0;
+	v.last_seq = 0; /* the hook restarts its seq in a fork child */
 	v.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&tracked, &ctgid, &v, BPF_ANY) != 0)
 		count(PYSEC_CNT_TRACKED_FULL);
