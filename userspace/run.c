@@ -64,7 +64,10 @@ static void usage(FILE *f)
 		"exit status: COMMAND's; 128+N when COMMAND died of signal N; 125 when\n"
 		"pysectrace fails, 126 when COMMAND cannot be executed, 127 when not found.\n"
 		"Ctrl-C reaches COMMAND as usual; SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to\n"
-		"pysectrace are forwarded to COMMAND.\n");
+		"pysectrace are forwarded to COMMAND.  Nothing is dropped silently: when\n"
+		"events were lost (ring buffer full, shed under backlog, tables full), one\n"
+		"summary line on stderr at exit says where, and `lost` records say it in\n"
+		"the output.  If pysectrace is killed, COMMAND runs on untraced.\n");
 }
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
