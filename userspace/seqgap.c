@@ -7,6 +7,7 @@
 struct pysec_seq_proc {
 	struct pysec_seq_proc *next;
 	uint32_t pid;
+	uint64_t min_seq; /* first seq seen: attach may join a process late */
 	uint64_t max_seq;
 	uint64_t got;
 };
@@ -35,10 +36,12 @@ void pysec_seqgap_audit(struct pysec_seqgap *g, uint32_t pid, uint64_t seq)
 	}
 	/* an image that armed again without an exec record: a new count */
 	if (seq == 1 && p->got) {
-		g->produced += p->max_seq;
+		g->produced += p->max_seq - p->min_seq + 1;
 		g->received += p->got;
 		p->max_seq = p->got = 0;
 	}
+	if (!p->got || seq < p->min_seq)
+		p->min_seq = seq ? seq : 1;
 	if (seq > p->max_seq)
 		p->max_seq = seq;
 	p->got++;
@@ -53,7 +56,7 @@ void pysec_seqgap_close(struct pysec_seqgap *g, uint32_t pid, uint64_t last_seq)
 		return;
 	}
 	/* the tail may be lost: the kernel's count says how far the hook got */
-	g->produced += p->max_seq > last_seq ? p->max_seq : last_seq;
+	g->produced += (p->max_seq > last_seq ? p->max_seq : last_seq) - p->min_seq + 1;
 	g->received += p->got;
 	*pp = p->next;
 	free(p);
