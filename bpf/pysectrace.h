@@ -41,6 +41,8 @@ enum pysec_verdict {
 				       * last component (a symlink, or a swap:
 				       * user space resolves it) */
 #define PYSEC_WHY_REREAD 0x20u    /* argument read at sys_exit (unreadable at entry) */
+#define PYSEC_WHY_STOPPED 0x80u   /* enforce: SIGSTOP sent, held for user space's judgment */
+#define PYSEC_WHY_DENIED 0x100u   /* enforce: the cgroup hook refused it (EPERM) */
 
 /* Syscalls aimed at another process's memory (x86_64 numbers). */
 #define PYSEC_NR_PTRACE 101
@@ -165,6 +167,9 @@ enum pysec_counter {
 	PYSEC_CNT_PENDING_FULL,/* syscalls not followed: pending table full */
 	PYSEC_CNT_TOKENS_FULL, /* tokens not stored: token table full */
 	PYSEC_CNT_AUDITED_SYSCALLS, /* audited syscalls counted, not forwarded */
+	PYSEC_CNT_NET_DENIED_UNSEEN, /* enforce: network ops refused with no syscall
+				      * record to attach to (io_uring, table full) */
+	PYSEC_CNT_STOP_LOST,   /* enforce: no stop (record could not be queued) */
 	PYSEC_CNT_MAX,
 };
 
@@ -208,6 +213,13 @@ struct pysec_stock_cfg {
 	__u32 state_compact, state_ascii;
 	__u32 state_ready; /* 0: no ready bit (3.12+) */
 	__u32 pad2;
+};
+
+/* Key of the `nameservers` map (enforce): an address of /etc/resolv.conf. */
+struct pysec_ns_key {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 addr[16];
+	__u16 pad;
 };
 
 #endif /* PYSECTRACE_H */

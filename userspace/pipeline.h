@@ -29,6 +29,9 @@ struct pysec_pipeline {
 	struct pysec_classifier *cls;
 	struct pysec_sink sinks[PYSEC_MAX_SINKS];
 	unsigned nsinks;
+	/* the enforcement decision point: fills an alert's action before any sink sees it */
+	void (*decide)(void *ctx, struct pysec_alert *a);
+	void *decide_ctx;
 };
 
 /* 0, or -1 when out of memory. */
