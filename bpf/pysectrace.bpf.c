@@ -109,6 +109,17 @@ struct {
 	__type(value, __u8);
 } nameservers SEC(".maps");
 
+/*
+ * Threads whose last unaudited send was a resolver query the cgroup hook
+ * let through: user space judges it by the thread's next audit event.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, __u8);
+} held_queries SEC(".maps");
+
 __u64 counters[PYSEC_CNT_MAX];
 
 static __always_inline void count(int idx)
@@ -300,6 +311,37 @@ static __always_inline __u32 bridge_check(const struct pysec_tracked *tp)
 	return broken;
 }
 
+#define SIGSTOP_ 19
+#define SIGCONT_ 18
+
+static __always_inline void stops_add(__u32 tgid, __s64 d)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(&stops, &tgid);
+
+	if (n)
+		__sync_fetch_and_add(n, d);
+	else if (d > 0 && bpf_map_update_elem(&stops, &tgid, &one, BPF_NOEXIST) != 0 &&
+		 (n = bpf_map_lookup_elem(&stops, &tgid)))
+		__sync_fetch_and_add(n, d);
+}
+
+/*
+ * The event that follows a held resolver query decides it (baseline.c):
+ * stop the process there, so that a kill lands before its code goes on.
+ */
+static __always_inline int stop_at_held_query(struct pysec_audit_rec *r)
+{
+	__u32 tid = r->h.tid;
+
+	if (!bpf_map_lookup_elem(&held_queries, &tid))
+		return 0;
+	bpf_map_delete_elem(&held_queries, &tid);
+	r->kflags |= PYSEC_AUDIT_STOPPED;
+	stops_add(r->h.pid, 1);
+	bpf_send_signal(SIGSTOP_);
+	return 1;
+}
+
 SEC("usdt")
 int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 args_len,
 	     __u64 key, __u32 flags, const char *file, __u32 line)
@@ -334,13 +376,17 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	if (bpf_probe_read_user(r->args, n, args) != 0)
 		n = 0;
 	r->args_copied = n;
-	r->pad = 0;
+	r->kflags = 0;
 	if (bpf_probe_read_user_str(r->event, sizeof(r->event), event) < 0)
 		r->event[0] = 0;
 	r->line = line;
 	r->pad2 = 0;
 	if (!file || bpf_probe_read_user_str(r->file, sizeof(r->file), file) < 0)
 		r->file[0] = 0;
+	if (enforce && stop_at_held_query(r)) {
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+		return 0;
+	}
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
@@ -850,9 +896,6 @@ static __always_inline void confirm(struct pysec_sys_rec *r, long ret)
 
 /* ---- enforcement (rodata `enforce`; docs/enforcement.md) */
 
-#define SIGSTOP_ 19
-#define SIGCONT_ 18
-
 /*
  * What waits for user space: every unaudited syscall of a hooked process,
  * an inet connect/send the cgroup hooks refused too (the decision may be
@@ -871,23 +914,13 @@ static __always_inline int must_stop(const struct pysec_sys_rec *r)
  */
 static __always_inline void stop_for_judgment(struct pysec_sys_rec *r)
 {
-	__u32 tgid = r->h.pid;
-	__u64 one = 1, *n;
-
 	r->why |= PYSEC_WHY_STOPPED;
-	n = bpf_map_lookup_elem(&stops, &tgid);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else if (bpf_map_update_elem(&stops, &tgid, &one, BPF_NOEXIST) != 0 &&
-		 (n = bpf_map_lookup_elem(&stops, &tgid)))
-		__sync_fetch_and_add(n, 1);
+	stops_add(r->h.pid, 1);
 	bpf_send_signal(SIGSTOP_);
 	if (bpf_ringbuf_output(&events, r, sizeof(*r), BPF_RB_FORCE_WAKEUP) != 0) {
 		count(PYSEC_CNT_RB_LOST);
 		count(PYSEC_CNT_STOP_LOST);
-		n = bpf_map_lookup_elem(&stops, &tgid);
-		if (n)
-			__sync_fetch_and_add(n, -1);
+		stops_add(r->h.pid, -1);
 		bpf_send_signal(SIGCONT_); /* cancels the pending stop */
 	}
 }
@@ -1021,8 +1054,12 @@ static __always_inline int net_allow(struct bpf_sock_addr *ctx, __u16 family)
 		r->verdict = PYSEC_V_UNAUDITED;
 		r->why |= PYSEC_WHY_SWAPPED;
 	}
-	if (same && port == 53 && bpf_map_lookup_elem(&nameservers, &ns))
+	if (same && port == 53 && bpf_map_lookup_elem(&nameservers, &ns)) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&held_queries, &tid, &one, BPF_ANY);
 		return 1;
+	}
 	r->why |= PYSEC_WHY_DENIED;
 	return 0;
 }

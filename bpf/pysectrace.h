@@ -74,13 +74,17 @@ struct pysec_audit_rec {
 	__u32 flags;
 	__u32 args_len; /* as reported by the hook, may exceed what was copied */
 	__u32 args_copied;
-	__u32 pad;
+	__u32 kflags;   /* PYSEC_AUDIT_* set by the kernel side */
 	__u32 line;     /* Python line of the innermost frame (0: none) */
 	__u32 pad2;
 	char event[PYSEC_EVENT_MAX];
 	char file[PYSEC_FILE_MAX]; /* its source file */
 	__u8 args[PYSEC_ARGS_MAX];
 };
+
+/* struct pysec_audit_rec.kflags */
+#define PYSEC_AUDIT_STOPPED 0x1u /* enforce: the process was stopped at this event
+				  * to judge a resolver query held before it */
 
 struct pysec_proc_rec {
 	struct pysec_hdr h;

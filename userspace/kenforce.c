@@ -240,8 +240,11 @@ static void on_record(void *ctx, const void *data, size_t size, const char *expl
 	struct pysec_judged *j;
 
 	switch (pysec_record_type(data, size)) {
+	case PYSEC_REC_AUDIT:
 	case PYSEC_REC_SYSCALL:
-		if (!k->t || !(((const struct pysec_sys_rec *)data)->why & PYSEC_WHY_STOPPED))
+		if (!k->t || !(h->type == PYSEC_REC_AUDIT ?
+			       ((const struct pysec_audit_rec *)data)->kflags & PYSEC_AUDIT_STOPPED :
+			       ((const struct pysec_sys_rec *)data)->why & PYSEC_WHY_STOPPED))
 			return;
 		j = judged_get(k, h->pid, 1);
 		if (!j) { /* table full: resume rather than leave it stopped */
@@ -339,8 +342,14 @@ void pysec_kenforce_close(struct pysec_kenforce *k)
 		close(k->cg_fd);
 	k->cg_fd = -1;
 	if (k->cgroup[0]) {
-		empty_cgroup(k->cgroup);
-		if (rmdir(k->cgroup) != 0)
+		/* descendants still exiting keep it busy for a moment */
+		for (int i = 0; i < 50; i++) {
+			empty_cgroup(k->cgroup);
+			if (rmdir(k->cgroup) == 0 || errno != EBUSY)
+				break;
+			usleep(20000);
+		}
+		if (access(k->cgroup, F_OK) == 0)
 			pysec_err("warning: cannot remove the cgroup %s: %s", k->cgroup,
 				  strerror(errno));
 		k->cgroup[0] = 0;
