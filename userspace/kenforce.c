@@ -49,12 +49,21 @@ static void unescape_octal(char *s)
 int pysec_cgroup2_mount(char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = pysec_cgroup2_mount_in(f, out, len);
+	fclose(f);
+	return rc;
+}
+
+int pysec_cgroup2_mount_in(FILE *f, char *out, size_t len)
+{
 	char *line = NULL;
 	size_t cap = 0;
 	int found = -1;
 
-	if (!f)
-		return -1;
 	while (found < 0 && getline(&line, &cap, f) > 0) {
 		char root[PATH_MAX], mnt[PATH_MAX], fstype[64];
 		const char *sep = strstr(line, " - ");
@@ -69,7 +78,6 @@ int pysec_cgroup2_mount(char *out, size_t len)
 		found = 0;
 	}
 	free(line);
-	fclose(f);
 	return found;
 }
 

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "enforce.h"
@@ -60,5 +61,7 @@ void pysec_kenforce_close(struct pysec_kenforce *k);
 
 /* The cgroup2 mount point (from /proc/self/mountinfo); 0 or -1. */
 int pysec_cgroup2_mount(char *out, size_t len);
+/* The same from a mountinfo stream: the first cgroup2 mount of its root. */
+int pysec_cgroup2_mount_in(FILE *mountinfo, char *out, size_t len);
 
 #endif
