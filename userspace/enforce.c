@@ -12,10 +12,10 @@ static const struct default_rule {
 	const char *id;
 	enum pysec_action action;
 } default_rules[] = {
-	{ "bypass", "default-kill-bypass", PYSEC_ACT_KILL },
-	{ "hook_cleared", "default-kill-hook-cleared", PYSEC_ACT_KILL },
-	{ "tamper", "default-kill-tamper", PYSEC_ACT_KILL },
-	{ "hook_missing", "default-kill-hook-missing", PYSEC_ACT_KILL },
+    {"bypass", "default-kill-bypass", PYSEC_ACT_KILL},
+    {"hook_cleared", "default-kill-hook-cleared", PYSEC_ACT_KILL},
+    {"tamper", "default-kill-tamper", PYSEC_ACT_KILL},
+    {"hook_missing", "default-kill-hook-missing", PYSEC_ACT_KILL},
 };
 
 void pysec_enforce_init(struct pysec_enforce *e, enum pysec_mode mode)

@@ -19,8 +19,8 @@ enum pysec_mode {
 
 enum pysec_action {
 	PYSEC_ACT_ALLOW = 0, /* nothing to do, not worth a line of its own */
-	PYSEC_ACT_LOG,       /* report it */
-	PYSEC_ACT_KILL,      /* report it and send the signal */
+	PYSEC_ACT_LOG,	     /* report it */
+	PYSEC_ACT_KILL,	     /* report it and send the signal */
 };
 
 struct pysec_enforce {

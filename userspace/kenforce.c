@@ -73,7 +73,8 @@ int pysec_cgroup2_mount_in(FILE *f, char *out, size_t len)
 			continue;
 		unescape_octal(mnt);
 		if (strcmp(root, "/") || strlen(mnt) >= len)
-			continue; /* a bind mount of a sub-tree: not where /proc/self/cgroup starts */
+			continue; /* a bind mount of a sub-tree: not where /proc/self/cgroup starts
+				   */
 		snprintf(out, len, "%s", mnt);
 		found = 0;
 	}
@@ -136,14 +137,14 @@ static int create_cgroup(struct pysec_kenforce *k)
 static int attach_cgroup_progs(struct pysec_kenforce *k)
 {
 	struct pysectrace_bpf *s = k->t->skel;
-	struct bpf_program *progs[4] = { s->progs.cgroup__connect4, s->progs.cgroup__connect6,
-					 s->progs.cgroup__sendmsg4, s->progs.cgroup__sendmsg6 };
+	struct bpf_program *progs[4] = {s->progs.cgroup__connect4, s->progs.cgroup__connect6,
+					s->progs.cgroup__sendmsg4, s->progs.cgroup__sendmsg6};
 
 	for (int i = 0; i < 4; i++) {
 		k->links[i] = bpf_program__attach_cgroup(progs[i], k->cg_fd);
 		if (!k->links[i]) {
-			pysec_err("cannot attach %s to the cgroup %s: %s", bpf_program__name(progs[i]),
-				  k->cgroup, strerror(errno));
+			pysec_err("cannot attach %s to the cgroup %s: %s",
+				  bpf_program__name(progs[i]), k->cgroup, strerror(errno));
 			return -1;
 		}
 	}
@@ -159,7 +160,7 @@ static int fill_nameservers(struct pysec_kenforce *k)
 	__u8 one = 1;
 
 	for (int i = 0; i < n; i++) {
-		struct pysec_ns_key key = { .family = fam[i] };
+		struct pysec_ns_key key = {.family = fam[i]};
 
 		memcpy(key.addr, ns[i], 16);
 		if (bpf_map__update_elem(k->t->skel->maps.nameservers, &key, sizeof(key), &one,
@@ -232,12 +233,14 @@ static void resume_process(struct pysec_kenforce *k, struct pysec_judged *j)
 	__u64 requested = 0;
 
 	if (bpf_map__lookup_elem(k->t->skel->maps.stops, &key, sizeof(key), &requested,
-				 sizeof(requested), 0) == 0 && requested > j->n)
+				 sizeof(requested), 0) == 0 &&
+	    requested > j->n)
 		return;
 	kill((pid_t)j->pid, SIGCONT);
 	k->resumes++;
 	if (bpf_map__lookup_elem(k->t->skel->maps.stops, &key, sizeof(key), &requested,
-				 sizeof(requested), 0) == 0 && requested > j->n)
+				 sizeof(requested), 0) == 0 &&
+	    requested > j->n)
 		kill((pid_t)j->pid, SIGSTOP);
 }
 
@@ -250,9 +253,10 @@ static void on_record(void *ctx, const void *data, size_t size, const char *expl
 	switch (pysec_record_type(data, size)) {
 	case PYSEC_REC_AUDIT:
 	case PYSEC_REC_SYSCALL:
-		if (!k->t || !(h->type == PYSEC_REC_AUDIT ?
-			       ((const struct pysec_audit_rec *)data)->kflags & PYSEC_AUDIT_STOPPED :
-			       ((const struct pysec_sys_rec *)data)->why & PYSEC_WHY_STOPPED))
+		if (!k->t ||
+		    !(h->type == PYSEC_REC_AUDIT
+			  ? ((const struct pysec_audit_rec *)data)->kflags & PYSEC_AUDIT_STOPPED
+			  : ((const struct pysec_sys_rec *)data)->why & PYSEC_WHY_STOPPED))
 			return;
 		j = judged_get(k, h->pid, 1);
 		if (!j) { /* table full: resume rather than leave it stopped */
@@ -274,7 +278,7 @@ static void on_record(void *ctx, const void *data, size_t size, const char *expl
 int pysec_kenforce_open(struct pysec_kenforce *k, enum pysec_mode mode, struct pysec_tracer *t,
 			struct pysec_pipeline *pl)
 {
-	struct pysec_sink sink = { .record = on_record, .ctx = k };
+	struct pysec_sink sink = {.record = on_record, .ctx = k};
 
 	memset(k, 0, sizeof(*k));
 	k->cg_fd = -1;

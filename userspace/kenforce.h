@@ -24,17 +24,17 @@ struct pysec_pipeline;
 struct bpf_link;
 
 struct pysec_judged {
-	uint32_t pid;   /* 0: free */
-	uint64_t n;     /* stop records judged */
-	int killed;     /* we sent the kill signal */
+	uint32_t pid; /* 0: free */
+	uint64_t n;   /* stop records judged */
+	int killed;   /* we sent the kill signal */
 };
 
 #define PYSEC_JUDGED_MAX 1024
 
 struct pysec_kenforce {
 	struct pysec_enforce e;
-	struct pysec_tracer *t;  /* NULL: decide and report only (observe) */
-	char cgroup[PATH_MAX];   /* the cgroup this run created ("": none) */
+	struct pysec_tracer *t; /* NULL: decide and report only (observe) */
+	char cgroup[PATH_MAX];	/* the cgroup this run created ("": none) */
 	int cg_fd;
 	struct bpf_link *links[4];
 	struct pysec_judged judged[PYSEC_JUDGED_MAX];

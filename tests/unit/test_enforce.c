@@ -25,7 +25,7 @@
 static void check_default(const char *kind, enum pysec_action want, const char *rule, int sig)
 {
 	struct pysec_enforce e;
-	struct pysec_alert a = { .kind = kind, .reason = "r", .count = 1 };
+	struct pysec_alert a = {.kind = kind, .reason = "r", .count = 1};
 	const char *got_rule = NULL;
 	int got_sig = -1;
 
@@ -101,7 +101,7 @@ static void feed_open(enum pysec_mode mode, const char *path)
 {
 	struct pysec_pipeline pl;
 	struct pysec_kenforce *k = calloc(1, sizeof(*k));
-	struct pysec_sink s = { .alert = sink_alert };
+	struct pysec_sink s = {.alert = sink_alert};
 	struct pysec_sys_rec r = unaudited_open(4242, path);
 
 	memset(&seen, 0, sizeof(seen));
@@ -159,11 +159,12 @@ static void test_cgroup2_mount_hybrid(void **state)
 {
 	char out[256];
 
-	assert_int_equal(mount_of("30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw\n"
-				  "31 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
-				  "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
-				  out, sizeof(out)),
-			 0);
+	assert_int_equal(
+	    mount_of("30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw\n"
+		     "31 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+		     "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
+		     out, sizeof(out)),
+	    0);
 	assert_string_equal(out, "/sys/fs/cgroup/unified");
 }
 
@@ -172,10 +173,11 @@ static void test_cgroup2_mount_escapes_and_subtrees(void **state)
 	char out[256];
 
 	/* a bind mount of a sub-tree is skipped; optional fields before "-" */
-	assert_int_equal(mount_of("50 1 0:40 /sub /mnt/sub rw shared:1 - cgroup2 none rw\n"
-				  "51 1 0:40 / /mnt/my\\040cg rw shared:2 master:3 - cgroup2 none rw\n",
-				  out, sizeof(out)),
-			 0);
+	assert_int_equal(
+	    mount_of("50 1 0:40 /sub /mnt/sub rw shared:1 - cgroup2 none rw\n"
+		     "51 1 0:40 / /mnt/my\\040cg rw shared:2 master:3 - cgroup2 none rw\n",
+		     out, sizeof(out)),
+	    0);
 	assert_string_equal(out, "/mnt/my cg");
 }
 
@@ -187,23 +189,23 @@ static void test_cgroup2_mount_none(void **state)
 				  "garbage line without separator\n",
 				  out, sizeof(out)),
 			 -1);
-	assert_int_equal(mount_of("40 30 0:37 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", small,
-				  sizeof(small)),
-			 -1); /* does not fit: not cut */
+	assert_int_equal(
+	    mount_of("40 30 0:37 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", small, sizeof(small)),
+	    -1); /* does not fit: not cut */
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_kills_findings),
-		cmocka_unit_test(test_default_logs_anything_else),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_observe_reports_what_enforce_would_do),
-		cmocka_unit_test(test_no_mode_no_action),
-		cmocka_unit_test(test_explained_syscall_reaches_no_decision),
-		cmocka_unit_test(test_cgroup2_mount_hybrid),
-		cmocka_unit_test(test_cgroup2_mount_escapes_and_subtrees),
-		cmocka_unit_test(test_cgroup2_mount_none),
+	    cmocka_unit_test(test_default_kills_findings),
+	    cmocka_unit_test(test_default_logs_anything_else),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_observe_reports_what_enforce_would_do),
+	    cmocka_unit_test(test_no_mode_no_action),
+	    cmocka_unit_test(test_explained_syscall_reaches_no_decision),
+	    cmocka_unit_test(test_cgroup2_mount_hybrid),
+	    cmocka_unit_test(test_cgroup2_mount_escapes_and_subtrees),
+	    cmocka_unit_test(test_cgroup2_mount_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
