@@ -25,10 +25,28 @@ void pysec_enforce_init(struct pysec_enforce *e, enum pysec_mode mode)
 	e->kill_signal = SIGKILL;
 }
 
+/*
+ * A query to a nameserver of /etc/resolv.conf on port 53 that no event
+ * explained: also what socket.connect(("name", port)) leaves when the name
+ * does not resolve (CPython raises no event then).  The baseline already
+ * lets such queries through after any socket event, so killing here would
+ * stop nothing an attacker needs and kill programs that mistyped a host.
+ */
+static int resolver_query(const struct pysec_alert *a)
+{
+	struct pysec_sysctx x = {.r = a->sys};
+
+	return a->sys && pysec_baseline_dns_shaped(&x);
+}
+
 enum pysec_action pysec_enforce_decide(const struct pysec_enforce *e, const struct pysec_alert *a,
 				       const char **rule_id, int *sig)
 {
 	*sig = 0;
+	if (a->kind && !strcmp(a->kind, "bypass") && resolver_query(a)) {
+		*rule_id = "default-log-resolver-query";
+		return PYSEC_ACT_LOG;
+	}
 	for (size_t i = 0; i < sizeof(default_rules) / sizeof(default_rules[0]); i++) {
 		if (a->kind && !strcmp(a->kind, default_rules[i].kind)) {
 			*rule_id = default_rules[i].id;

@@ -13,8 +13,10 @@ UDP) or to run a native payload that would write a marker file:
             says so (action "kill", rule, signal 9, why "stopped", and
             "denied" where the cgroup hook refused the send with EPERM);
   resolver  a query to the nameserver of /etc/resolv.conf right after a
-            resolution event is let through and not killed; the same query
-            after an unrelated event is killed;
+            resolution event is let through with no alert; the same query
+            after an unrelated event, and the query of a socket.connect to a
+            name that does not resolve, are alerted and logged, not killed
+            (rule default-log-resolver-query);
   controls  fixtures/bypass_controls.py under --enforce: exit 0, no alert;
   observe   all attacks in one run under --observe: every alert says
             action "log", would "kill", and the data does arrive (which
@@ -300,14 +302,30 @@ class PerPython(object):
         self.assertGreater(rep["steps"]["resolver_query_after_getaddrinfo"]["result"], 0,
                            "the query was sent%s" % self.describe(res))
 
-    def test_enforce_resolver_query_unexplained_is_killed(self):
+    def test_enforce_resolver_query_unexplained_is_alerted_and_logged(self):
         if not resolver_ipv4():
             self.skipTest("no IPv4 nameserver in /etc/resolv.conf")
         res, rx, acc = self.run_attacks("enforce", ["resolver_query_unexplained"])
-        self.assert_died_at(res, "resolver_query_unexplained")
+        self.assertEqual(res.rc, 0, self.describe(res))
         a = [x for x in self.alerts(res) if x.get("syscall") == "sendto"]
-        self.assertTrue(a, self.describe(res))
-        self.assertEqual((a[0].get("port"), a[0].get("action")), (53, "kill"), TB.fmt(a[0]))
+        self.assertEqual(len(a), 1, self.describe(res))
+        self.assertEqual((a[0].get("port"), a[0].get("action"), a[0].get("rule")),
+                         (53, "log", "default-log-resolver-query"), TB.fmt(a[0]))
+        self.assertIn("stopped", a[0].get("why") or [], TB.fmt(a[0]))
+        self.assertNotIn("denied", a[0].get("why") or [], TB.fmt(a[0]))
+
+    def test_enforce_resolver_failure_in_connect_is_not_killed(self):
+        if not resolver_ipv4():
+            self.skipTest("no IPv4 nameserver in /etc/resolv.conf")
+        res, rx, acc = self.run_attacks("enforce", ["resolver_failure_in_connect"])
+        self.assertEqual(res.rc, 0, self.describe(res))
+        rep = json.loads(res.stdout_lines()[-1])
+        self.assertEqual(rep["steps"]["resolver_failure_in_connect"]["result"], "gaierror",
+                         self.describe(res))
+        self.assertTrue(self.alerts(res), "the resolver's query is alerted%s" % self.describe(res))
+        for a in self.alerts(res):
+            self.assertEqual((a.get("port"), a.get("action"), a.get("rule")),
+                             (53, "log", "default-log-resolver-query"), TB.fmt(a))
 
     # -- controls -------------------------------------------------------------
 

@@ -51,6 +51,40 @@ static void test_default_logs_anything_else(void **state)
 	check_default("", PYSEC_ACT_LOG, "default-log", 0);
 }
 
+/* a query to a configured nameserver on port 53 is logged, anything else on 53 killed */
+static void test_default_logs_resolver_queries(void **state)
+{
+	uint8_t ns[PYSEC_NAMESERVERS_MAX][16];
+	uint16_t fam[PYSEC_NAMESERVERS_MAX];
+	int n = pysec_baseline_nameservers(fam, ns, PYSEC_NAMESERVERS_MAX);
+	struct pysec_enforce e;
+	struct pysec_sys_rec r;
+	struct pysec_alert a = {.kind = "bypass", .reason = "r", .count = 1, .sys = &r};
+	const char *rule = NULL;
+	int sig = -1;
+
+	if (n < 1)
+		skip(); /* no nameserver in /etc/resolv.conf on this host */
+	pysec_enforce_init(&e, PYSEC_MODE_ENFORCE);
+	memset(&r, 0, sizeof(r));
+	r.token_kind = PYSEC_TK_CONNECT;
+	r.family = fam[0];
+	memcpy(r.addr, ns[0], 16);
+	r.port = 53;
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_LOG);
+	assert_string_equal(rule, "default-log-resolver-query");
+	assert_int_equal(sig, 0);
+	r.port = 54;
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_KILL);
+	assert_string_equal(rule, "default-kill-bypass");
+	r.port = 53;
+	r.addr[fam[0] == 2 ? 3 : 15] ^= 1; /* another address */
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_KILL);
+	r.addr[fam[0] == 2 ? 3 : 15] ^= 1;
+	a.kind = "hook_cleared"; /* only bypass gets the exception */
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_KILL);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(pysec_action_name(PYSEC_ACT_ALLOW), "allow");
@@ -199,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_kills_findings),
 	    cmocka_unit_test(test_default_logs_anything_else),
+	    cmocka_unit_test(test_default_logs_resolver_queries),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_observe_reports_what_enforce_would_do),
 	    cmocka_unit_test(test_no_mode_no_action),
