@@ -36,10 +36,10 @@ const volatile int emit_audited = 0;
  */
 const volatile int fork_unhooked = 0;
 /*
- * Set before load: kernel-side enforcement (run --enforce).  An unaudited
- * open/exec/io_uring_setup/unix connect stops the process (SIGSTOP) until
- * user space judged it; the cgroup sock_addr programs refuse an unaudited
- * inet connect/send (docs/enforcement.md).
+ * Set before load: kernel-side enforcement (run --enforce).  Every unaudited
+ * syscall of a hooked process stops it (SIGSTOP) until user space judged
+ * it; the cgroup sock_addr programs refuse an unaudited inet connect/send
+ * before that (docs/enforcement.md).
  */
 const volatile int enforce = 0;
 
