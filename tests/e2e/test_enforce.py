@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +40,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_util as U  # noqa: E402
-import test_bypass as TB  # noqa: E402  (native fixtures, record formatting)
+import test_bypass as TB  # noqa: E402  (fixture paths, record formatting)
 
 ATTACKS = os.path.join(U.HERE, "fixtures", "enforce_attacks.py")
 CONTROLS = os.path.join(U.HERE, "fixtures", "bypass_controls.py")
@@ -49,6 +50,29 @@ SIGKILL = 9
 CANARY_BYTES = b"pysectrace-canary-3f1c9a\n"
 
 _saved = {}
+_native = {}
+
+
+def native_dir():
+    """evilext.abi3.so, built once for this module (test_bypass removes its own
+    build when its module ends)."""
+    if "error" in _native:
+        raise AssertionError(_native["error"])
+    if "dir" not in _native:
+        d = tempfile.mkdtemp(prefix="pysectrace-e2e-enforce-native-")
+        cfg = subprocess.run(["/usr/bin/python3-config", "--includes"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, universal_newlines=True, timeout=30)
+        argv = (["gcc", "-shared", "-fPIC", "-O1"] + cfg.stdout.split() +
+                ["-DPy_LIMITED_API=0x03080000", TB.EXT_SRC,
+                 "-o", os.path.join(d, "evilext.abi3.so"), "-lpthread"])
+        c = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=120)
+        if cfg.returncode != 0 or c.returncode != 0:
+            shutil.rmtree(d, ignore_errors=True)
+            _native["error"] = "cannot build evilext: %s%s" % (cfg.stdout, c.stdout)
+            raise AssertionError(_native["error"])
+        _native["dir"] = d
+    return _native["dir"]
 
 
 def setUpModule():
@@ -59,7 +83,8 @@ def setUpModule():
 
 
 def tearDownModule():
-    TB.tearDownModule()
+    if _native.get("dir"):
+        shutil.rmtree(_native["dir"], ignore_errors=True)
     if "tfo" in _saved:
         with open(TFO_SYSCTL, "w") as f:
             f.write(_saved["tfo"] + "\n")
@@ -194,7 +219,7 @@ class PerPython(object):
     # -- running -----------------------------------------------------------
 
     def run_attacks(self, mode, attacks):
-        argv = [self.PY, ATTACKS, TB.native_dir(), self.tmp, self.canary,
+        argv = [self.PY, ATTACKS, native_dir(), self.tmp, self.canary,
                 str(self.net.port("tcp")), str(self.net.port("tfo")), str(self.net.port("udp"))]
         res = U.trace(argv + list(attacks), show="alerts", opts=["--" + mode], timeout=120)
         received, accepted = self.net.settle()
@@ -331,7 +356,7 @@ class PerPython(object):
 
     def test_enforce_controls_run_to_completion(self):
         scratch = tempfile.mkdtemp(prefix="controls-", dir=self.tmp)
-        res = U.trace([self.PY, CONTROLS, TB.native_dir(), scratch], show="alerts",
+        res = U.trace([self.PY, CONTROLS, native_dir(), scratch], show="alerts",
                       opts=["--enforce"], timeout=180)
         self.assertEqual(res.rc, 0, "%s: a clean program did not complete%s"
                          % (self.LABEL, self.describe(res)))
