@@ -35,6 +35,13 @@ const volatile int emit_audited = 0;
  * them again, the child's syscalls are recorded unjudged, not alerted.
  */
 const volatile int fork_unhooked = 0;
+/*
+ * Set before load: kernel-side enforcement (run --enforce).  Every unaudited
+ * syscall of a hooked process stops it (SIGSTOP) until user space judged
+ * it; the cgroup sock_addr programs refuse an unaudited inet connect/send
+ * before that (docs/enforcement.md).
+ */
+const volatile int enforce = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -87,6 +94,33 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, EVENTS_SIZE);
 } events SEC(".maps");
+
+/* Stop requests per process (tgid): user space resumes it once it judged as many. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} stops SEC(".maps");
+
+/* The nameservers of /etc/resolv.conf, filled by user space before attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, struct pysec_ns_key);
+	__type(value, __u8);
+} nameservers SEC(".maps");
+
+/*
+ * Threads whose last unaudited send was a resolver query the cgroup hook
+ * let through: user space judges it by the thread's next audit event.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, __u8);
+} held_queries SEC(".maps");
 
 __u64 counters[PYSEC_CNT_MAX];
 
@@ -290,6 +324,37 @@ static __always_inline __u32 bridge_check(const struct pysec_tracked *tp)
 	return broken;
 }
 
+#define SIGSTOP_ 19
+#define SIGCONT_ 18
+
+static __always_inline void stops_add(__u32 tgid, __s64 d)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(&stops, &tgid);
+
+	if (n)
+		__sync_fetch_and_add(n, d);
+	else if (d > 0 && bpf_map_update_elem(&stops, &tgid, &one, BPF_NOEXIST) != 0 &&
+		 (n = bpf_map_lookup_elem(&stops, &tgid)))
+		__sync_fetch_and_add(n, d);
+}
+
+/*
+ * The event that follows a held resolver query decides it (baseline.c):
+ * stop the process there, so that a kill lands before its code goes on.
+ */
+static __always_inline int stop_at_held_query(struct pysec_audit_rec *r)
+{
+	__u32 tid = r->h.tid;
+
+	if (!bpf_map_lookup_elem(&held_queries, &tid))
+		return 0;
+	bpf_map_delete_elem(&held_queries, &tid);
+	r->kflags |= PYSEC_AUDIT_STOPPED;
+	stops_add(r->h.pid, 1);
+	bpf_send_signal(SIGSTOP_);
+	return 1;
+}
+
 SEC("usdt")
 int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 args_len,
 	     __u64 key, __u32 flags, const char *file, __u32 line)
@@ -332,13 +397,17 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	if (bpf_probe_read_user(r->args, n, args) != 0)
 		n = 0;
 	r->args_copied = n;
-	r->pad = 0;
+	r->kflags = 0;
 	if (bpf_probe_read_user_str(r->event, sizeof(r->event), event) < 0)
 		r->event[0] = 0;
 	r->line = line;
 	r->pad2 = 0;
 	if (!file || bpf_probe_read_user_str(r->file, sizeof(r->file), file) < 0)
 		r->file[0] = 0;
+	if (enforce && stop_at_held_query(r)) {
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+		return 0;
+	}
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
@@ -418,6 +487,8 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *p)
 	__u64 last_seq = tp ? tp->last_seq : 0;
 
 	bpf_map_delete_elem(&tracked, &tgid);
+	if (enforce)
+		bpf_map_delete_elem(&stops, &tgid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXIT, p);
 	if (!r)
 		return 0;
@@ -850,6 +921,37 @@ static __always_inline void confirm(struct pysec_sys_rec *r, long ret)
 	}
 }
 
+/* ---- enforcement (rodata `enforce`; docs/enforcement.md) */
+
+/*
+ * What waits for user space: every unaudited syscall of a hooked process,
+ * an inet connect/send the cgroup hooks refused too (the decision may be
+ * to kill a process that would otherwise go on to try another way).
+ */
+static __always_inline int must_stop(const struct pysec_sys_rec *r)
+{
+	return r->verdict == PYSEC_V_UNAUDITED;
+}
+
+/*
+ * Stop the whole process, then queue the record with a wakeup: the signal
+ * is taken before the thread returns to user mode, and is pending before
+ * user space can read the record and resume it.  No record, no stop (a
+ * process stopped with nothing to judge would never be resumed).
+ */
+static __always_inline void stop_for_judgment(struct pysec_sys_rec *r)
+{
+	r->why |= PYSEC_WHY_STOPPED;
+	stops_add(r->h.pid, 1);
+	bpf_send_signal(SIGSTOP_);
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), BPF_RB_FORCE_WAKEUP) != 0) {
+		count(PYSEC_CNT_RB_LOST);
+		count(PYSEC_CNT_STOP_LOST);
+		stops_add(r->h.pid, -1);
+		bpf_send_signal(SIGCONT_); /* cancels the pending stop */
+	}
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 {
@@ -883,7 +985,9 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 
 		token_match(tid, PYSEC_TK_EXEC, r->key, 0, 1, &why); /* consumed */
 	}
-	if (r->verdict == PYSEC_V_AUDITED && shed_low_priority())
+	if (enforce && must_stop(r))
+		stop_for_judgment(r);
+	else if (r->verdict == PYSEC_V_AUDITED && shed_low_priority())
 		count(PYSEC_CNT_SHED_SYSCALL);
 	else if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags()) != 0)
 		count(PYSEC_CNT_RB_LOST);
@@ -933,6 +1037,88 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 		r->filename[0] = 0;
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
+}
+
+/*
+ * cgroup sock_addr hooks: the kernel's own copy of the address, before any
+ * packet exists.  The thread's pending syscall record (sys_enter) holds the
+ * verdict; an audited one must name this very address (else another thread
+ * swapped it after sys_enter read it).  Unaudited: refused with EPERM,
+ * except a resolver query to a nameserver of /etc/resolv.conf on port 53,
+ * which user space judges by the thread's audit events (baseline.c).
+ */
+static __always_inline int net_allow(struct bpf_sock_addr *ctx, __u16 family)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+	struct pysec_ns_key ns = { .family = family };
+	struct pysec_sys_rec *r;
+	__u16 port;
+	int same;
+
+	if (!tp || !tp->hooked)
+		return 1;
+	port = bpf_ntohs((__u16)ctx->user_port);
+	if (family == AF_INET_) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(ns.addr, &a, 4);
+	} else { /* constant offsets: the verifier refuses a moving ctx pointer */
+		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			       ctx->user_ip6[3] };
+
+		__builtin_memcpy(ns.addr, a, 16);
+	}
+	r = bpf_map_lookup_elem(&pending, &tid);
+	if (!r || r->token_kind != PYSEC_TK_CONNECT) {
+		count(PYSEC_CNT_NET_DENIED_UNSEEN);
+		return 0;
+	}
+	if (r->verdict == PYSEC_V_UNHOOKED)
+		return 1;
+	same = r->family == family && r->port == port;
+	for (int i = 0; i < 16; i++)
+		if (i < (family == AF_INET_ ? 4 : 16) && r->addr[i] != ns.addr[i])
+			same = 0;
+	if (r->verdict == PYSEC_V_AUDITED) {
+		if (same)
+			return 1;
+		r->verdict = PYSEC_V_UNAUDITED;
+		r->why |= PYSEC_WHY_SWAPPED;
+	}
+	if (same && port == 53 && bpf_map_lookup_elem(&nameservers, &ns)) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&held_queries, &tid, &one, BPF_ANY);
+		return 1;
+	}
+	r->why |= PYSEC_WHY_DENIED;
+	return 0;
+}
+
+SEC("cgroup/connect4")
+int cgroup__connect4(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET_);
+}
+
+SEC("cgroup/connect6")
+int cgroup__connect6(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET6_);
+}
+
+SEC("cgroup/sendmsg4")
+int cgroup__sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET_);
+}
+
+SEC("cgroup/sendmsg6")
+int cgroup__sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET6_);
 }
 
 #include "stock.bpf.h" /* the stock python:audit probe (docs/stock-probe.md) */

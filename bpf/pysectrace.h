@@ -41,6 +41,8 @@ enum pysec_verdict {
 				       * last component (a symlink, or a swap:
 				       * user space resolves it) */
 #define PYSEC_WHY_REREAD 0x20u    /* argument read at sys_exit (unreadable at entry) */
+#define PYSEC_WHY_STOPPED 0x80u   /* enforce: SIGSTOP sent, held for user space's judgment */
+#define PYSEC_WHY_DENIED 0x100u   /* enforce: the cgroup hook refused it (EPERM) */
 
 /* Syscalls aimed at another process's memory (x86_64 numbers). */
 #define PYSEC_NR_PTRACE 101
@@ -72,13 +74,17 @@ struct pysec_audit_rec {
 	__u32 flags;
 	__u32 args_len; /* as reported by the hook, may exceed what was copied */
 	__u32 args_copied;
-	__u32 pad;
+	__u32 kflags;   /* PYSEC_AUDIT_* set by the kernel side */
 	__u32 line;     /* Python line of the innermost frame (0: none) */
 	__u32 pad2;
 	char event[PYSEC_EVENT_MAX];
 	char file[PYSEC_FILE_MAX]; /* its source file */
 	__u8 args[PYSEC_ARGS_MAX];
 };
+
+/* struct pysec_audit_rec.kflags */
+#define PYSEC_AUDIT_STOPPED 0x1u /* enforce: the process was stopped at this event
+				  * to judge a resolver query held before it */
 
 struct pysec_proc_rec {
 	struct pysec_hdr h;
@@ -170,6 +176,9 @@ enum pysec_counter {
 	PYSEC_CNT_RB_LOST_AUDIT, /* ... of PYSEC_CNT_RB_LOST: audit records */
 	PYSEC_CNT_SHED_AUDIT,    /* audit records shed under backlog (tokens kept) */
 	PYSEC_CNT_SHED_SYSCALL,  /* audited syscall records shed under backlog */
+	PYSEC_CNT_NET_DENIED_UNSEEN, /* enforce: network ops refused with no syscall
+				      * record to attach to (io_uring, table full) */
+	PYSEC_CNT_STOP_LOST,   /* enforce: no stop (record could not be queued) */
 	PYSEC_CNT_MAX,
 };
 
@@ -213,6 +222,13 @@ struct pysec_stock_cfg {
 	__u32 state_compact, state_ascii;
 	__u32 state_ready; /* 0: no ready bit (3.12+) */
 	__u32 pad2;
+};
+
+/* Key of the `nameservers` map (enforce): an address of /etc/resolv.conf. */
+struct pysec_ns_key {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 addr[16];
+	__u16 pad;
 };
 
 #endif /* PYSECTRACE_H */

@@ -900,11 +900,15 @@ int BPF_USDT(usdt__stock_audit, const char *event, void *args)
 	if (n && bpf_probe_read_kernel(r->args, n, s->out) != 0)
 		n = 0;
 	r->args_copied = n;
-	r->pad = 0;
+	r->kflags = 0;
 	bpf_probe_read_kernel(r->event, sizeof(r->event), s->event);
 	r->line = 0;
 	r->pad2 = 0;
 	r->file[0] = 0;
+	if (enforce && stop_at_held_query(r)) {
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+		return 0;
+	}
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }

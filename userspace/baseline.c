@@ -208,11 +208,10 @@ static int resolution_event(const char *ev)
 	return 0;
 }
 
-/* Is addr (AF_INET/AF_INET6 bytes) a nameserver of /etc/resolv.conf? */
-static int is_nameserver(uint16_t family, const uint8_t *addr)
+int pysec_baseline_nameservers(uint16_t *fam, uint8_t (*ns)[16], int max)
 {
-	static uint8_t ns[8][16];
-	static uint16_t fam[8];
+	static uint8_t cns[PYSEC_NAMESERVERS_MAX][16];
+	static uint16_t cfam[PYSEC_NAMESERVERS_MAX];
 	static int n = -1;
 	char line[256], a[64];
 	FILE *f;
@@ -220,17 +219,31 @@ static int is_nameserver(uint16_t family, const uint8_t *addr)
 	if (n < 0) {
 		n = 0;
 		f = fopen("/etc/resolv.conf", "re");
-		while (f && fgets(line, sizeof(line), f) && n < 8) {
+		while (f && fgets(line, sizeof(line), f) && n < PYSEC_NAMESERVERS_MAX) {
 			if (sscanf(line, " nameserver %63s", a) != 1)
 				continue;
-			if (inet_pton(AF_INET, a, ns[n]) == 1)
-				fam[n++] = AF_INET;
-			else if (inet_pton(AF_INET6, a, ns[n]) == 1)
-				fam[n++] = AF_INET6;
+			if (inet_pton(AF_INET, a, cns[n]) == 1)
+				cfam[n++] = AF_INET;
+			else if (inet_pton(AF_INET6, a, cns[n]) == 1)
+				cfam[n++] = AF_INET6;
 		}
 		if (f)
 			fclose(f);
 	}
+	for (int i = 0; i < n && i < max; i++) {
+		fam[i] = cfam[i];
+		memcpy(ns[i], cns[i], 16);
+	}
+	return n < max ? n : max;
+}
+
+/* Is addr (AF_INET/AF_INET6 bytes) a nameserver of /etc/resolv.conf? */
+static int is_nameserver(uint16_t family, const uint8_t *addr)
+{
+	uint8_t ns[PYSEC_NAMESERVERS_MAX][16];
+	uint16_t fam[PYSEC_NAMESERVERS_MAX];
+	int n = pysec_baseline_nameservers(fam, ns, PYSEC_NAMESERVERS_MAX);
+
 	for (int i = 0; i < n; i++)
 		if (fam[i] == family && !memcmp(ns[i], addr, family == AF_INET ? 4 : 16))
 			return 1;

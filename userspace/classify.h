@@ -87,6 +87,11 @@ struct pysec_alert {
 	const struct pysec_thread *thr;
 	uint64_t count; /* identical alerts so far, this one included */
 	uint32_t broken; /* hook_cleared: what of the bridge is broken (PYSEC_BRIDGE_*) */
+	/* enforcement, filled by the pipeline's decision point (action NULL: none asked) */
+	const char *action; /* what was done: "allow", "log", "kill" */
+	const char *rule;   /* the id of the rule that decided */
+	const char *would;  /* observe: the action enforce would have taken */
+	int signal;         /* kill: the signal sent */
 };
 
 typedef void (*pysec_alert_fn)(void *ctx, const struct pysec_alert *a);
@@ -125,6 +130,9 @@ const char *pysec_baseline_explain(const struct pysec_sysctx *x);
  * verdict waits for the thread's next event (pysec_baseline_resolved_by).
  */
 int pysec_baseline_dns_shaped(const struct pysec_sysctx *x);
+#define PYSEC_NAMESERVERS_MAX 8
+/* The nameservers of /etc/resolv.conf (read once): how many were written. */
+int pysec_baseline_nameservers(uint16_t *fam, uint8_t (*ns)[16], int max);
 /* The rule id when `event` with `args` explains a held resolver query. */
 const char *pysec_baseline_resolved_by(const char *event, struct json_object *args);
 

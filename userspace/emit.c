@@ -335,7 +335,8 @@ static struct json_object *why_json(uint32_t why)
 		{ PYSEC_WHY_NO_TOKEN, "no_token" }, { PYSEC_WHY_KEY, "other_target" },
 		{ PYSEC_WHY_UNREADABLE, "unreadable" }, { PYSEC_WHY_NO_PYTHON_API, "no_python_api" },
 		{ PYSEC_WHY_SWAPPED, "swapped" }, { PYSEC_WHY_REREAD, "read_at_exit" },
-		{ PYSEC_WHY_NAME_DIFFERS, "name_differs" },
+		{ PYSEC_WHY_NAME_DIFFERS, "name_differs" }, { PYSEC_WHY_STOPPED, "stopped" },
+		{ PYSEC_WHY_DENIED, "denied" },
 	};
 	struct json_object *a = json_object_new_array();
 
@@ -575,6 +576,14 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 		json_object_object_add(o, "origin", origin);
 	}
 	add_int(o, "count", (int64_t)a->count);
+	if (a->action) {
+		add_str(o, "action", a->action);
+		add_str(o, "rule", a->rule);
+		if (a->would)
+			add_str(o, "would", a->would);
+		if (a->signal)
+			add_int(o, "signal", a->signal);
+	}
 
 	uint32_t ctx_tid = 0;
 
@@ -605,6 +614,10 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 	fprintf(e->out, "%sALERT %s%s %s%s%s: %s%s%s\n", e->color ? "\033[1;31m" : "", a->kind,
 		a->count > 1 ? " (repeated)" : "", target, where[0] ? " from " : "", where, a->reason,
 		broken, e->color ? "\033[0m" : "");
+	if (a->action)
+		fprintf(e->out, "  -> %s%s%s (rule %s)%s\n", a->action, a->signal ? " " : "",
+			a->signal ? strsignal(a->signal) : "", a->rule,
+			a->would ? (strcmp(a->would, "kill") ? "" : ": enforce would kill") : "");
 	if (a->count > 1)
 		fprintf(e->out, "  ... %llu identical alerts in all\n", (unsigned long long)a->count);
 	json_object_put(o);

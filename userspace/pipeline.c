@@ -9,10 +9,13 @@
 static void on_alert(void *ctx, const struct pysec_alert *a)
 {
 	struct pysec_pipeline *p = ctx;
+	struct pysec_alert decided = *a;
 
+	if (p->decide)
+		p->decide(p->decide_ctx, &decided);
 	for (unsigned i = 0; i < p->nsinks; i++)
 		if (p->sinks[i].alert)
-			p->sinks[i].alert(p->sinks[i].ctx, a);
+			p->sinks[i].alert(p->sinks[i].ctx, &decided);
 }
 
 int pysec_pipeline_init(struct pysec_pipeline *p)

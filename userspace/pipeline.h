@@ -41,6 +41,9 @@ struct pysec_pipeline {
 	struct pysec_seqgap seq;
 	uint64_t audit_lost_known; /* audit records a stage reported lost */
 	int quiet_summary;	   /* no summary line on stderr */
+	/* the enforcement decision point: fills an alert's action before any sink sees it */
+	void (*decide)(void *ctx, struct pysec_alert *a);
+	void *decide_ctx;
 };
 
 /* 0, or -1 when out of memory. */

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "emit.h"
+#include "kenforce.h"
 #include "tracer.h"
 
 struct run_opts {
@@ -30,6 +31,7 @@ struct run_opts {
 	const char *hook_lib;
 	int verbose;
 	int no_namespace; /* --no-namespace: LD_PRELOAD only */
+	enum pysec_mode mode;
 	char **command;
 };
 
@@ -59,6 +61,13 @@ static void usage(FILE *f)
 		"  --no-namespace       do not give COMMAND a private mount namespace whose\n"
 		"                       /etc/ld.so.preload names the hook (then a child that\n"
 		"                       strips LD_PRELOAD runs unhooked: a hook_missing alert)\n"
+		"  --enforce            stop what the audit layer did not announce: the\n"
+		"                       built-in default kills a process on bypass,\n"
+		"                       hook_cleared, tamper and hook_missing alerts; an\n"
+		"                       unaudited inet connect/send is refused (EPERM) before\n"
+		"                       any byte leaves (docs/enforcement.md)\n"
+		"  --observe            decide as --enforce would and report it in each alert\n"
+		"                       (action, rule, would), without acting\n"
 		"  -v, --verbose        show libbpf's messages\n"
 		"  -h, --help           this help\n\n"
 		"exit status: COMMAND's; 128+N when COMMAND died of signal N; 125 when\n"
@@ -79,6 +88,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "hook-lib", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-namespace", no_argument, NULL, 'N' },
+		{ "enforce", no_argument, NULL, 'E' },
+		{ "observe", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -115,6 +126,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'N':
 			o->no_namespace = 1;
+			break;
+		case 'E':
+		case 'O':
+			if (o->mode && o->mode != (c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE)) {
+				pysec_err("--enforce and --observe exclude each other");
+				return -1;
+			}
+			o->mode = c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
 			break;
 		case 'h':
 			usage(stdout);
@@ -280,7 +299,8 @@ struct launched {
 	char preload_list[PATH_MAX + 64]; /* "" when the tree has no private one */
 };
 
-static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launched *l)
+static int launch(struct pysec_tracer *t, struct pysec_kenforce *k, const struct run_opts *o,
+		  struct launched *l)
 {
 	int go[2], err[2];
 	ssize_t n;
@@ -311,7 +331,8 @@ static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launc
 	child_pid = l->pid;
 	close(go[0]);
 	close(err[1]);
-	if (pysec_tracer_track(t, l->pid, getpid()) != 0 || write(go[1], "g", 1) != 1) {
+	if (pysec_tracer_track(t, l->pid, getpid()) != 0 || pysec_kenforce_adopt(k, l->pid) != 0 ||
+	    write(go[1], "g", 1) != 1) {
 		close(go[1]);
 		close(err[0]);
 		return -1;
@@ -338,19 +359,23 @@ int cmd_run(int argc, char **argv)
 	struct pysec_tracer t = { 0 };
 	struct pysec_pipeline pl = { 0 };
 	struct pysec_emitter em;
+	struct pysec_kenforce *ke = calloc(1, sizeof(*ke));
 	struct launched child = { 0 };
 	struct run_opts o;
 	struct pysec_tracer_opts to;
 	FILE *out = NULL;
 	int status = 0, rc = EXIT_TOOL_FAILED, err;
 
+	if (!ke)
+		return EXIT_TOOL_FAILED;
+	ke->cg_fd = -1;
 	if (parse_opts(argc, argv, &o) < 0)
-		return EXIT_TOOL_FAILED;
+		goto cleanup;
 	if (pysec_check_host("run") < 0)
-		return EXIT_TOOL_FAILED;
+		goto cleanup;
 	out = open_output(o.output);
 	if (!out)
-		return EXIT_TOOL_FAILED;
+		goto cleanup;
 	pysec_emitter_init(&em, out, o.format, o.show);
 	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0) {
 		pysec_err("out of memory");
@@ -358,11 +383,14 @@ int cmd_run(int argc, char **argv)
 	}
 	to = (struct pysec_tracer_opts){ .hook_lib = o.hook_lib,
 					 .show_all = o.show == PYSEC_SHOW_ALL,
-					 .verbose = o.verbose };
+					 .verbose = o.verbose,
+					 .enforce = o.mode == PYSEC_MODE_ENFORCE };
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
+	if (o.mode && pysec_kenforce_open(ke, o.mode, &t, &pl) < 0)
+		goto cleanup;
 	install_signal_handlers();
-	if (launch(&t, &o, &child) < 0)
+	if (launch(&t, ke, &o, &child) < 0)
 		goto cleanup;
 	if (child.exec_errno) {
 		waitpid(child.pid, &status, 0);
@@ -400,6 +428,8 @@ cleanup:
 		*strrchr(child.preload_list, '/') = 0;
 		rmdir(child.preload_list);
 	}
+	pysec_kenforce_close(ke);
+	free(ke);
 	pysec_tracer_close(&t);
 	pysec_pipeline_free(&pl);
 	if (out && out != stderr && out != stdout)

@@ -14,6 +14,7 @@
 #include "pysectrace.h"
 #include "pysectrace.skel.h"
 #include "stockprobe.h"
+#include "kenforce.h"
 #include "tracer.h"
 
 int pysec_check_host(const char *verb)
@@ -130,6 +131,9 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 	}
 	t->skel->rodata->emit_audited = o->show_all;
 	t->skel->rodata->fork_unhooked = o->fork_unhooked;
+	t->skel->rodata->enforce = o->enforce;
+	if (!o->enforce) /* the cgroup programs exist only for enforcement */
+		pysec_kenforce_autoload(t->skel, false);
 	err = pysectrace_bpf__load(t->skel);
 	if (err) {
 		pysec_err("the kernel refused the BPF programs (%s); run with -v for the "
@@ -281,6 +285,7 @@ static void report_kernel_losses(struct pysec_tracer *t)
 	    {PYSEC_CNT_TRACKED_FULL, "kernel_tracked"}, /* processes not followed */
 	    {PYSEC_CNT_PENDING_FULL, "kernel_pending"}, /* syscalls not followed */
 	    {PYSEC_CNT_TOKENS_FULL, "kernel_tokens"},	/* audit tokens not stored */
+	    {PYSEC_CNT_STOP_LOST, "kernel_enforce_stop"}, /* enforce: not stopped */
 	};
 	const __u64 *counters = t->skel->bss->counters;
 

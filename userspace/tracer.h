@@ -24,6 +24,7 @@ struct pysec_tracer_opts {
 	int verbose;          /* libbpf's messages */
 	int no_hook;          /* attach: no hook library; probes attached per file */
 	int fork_unhooked;    /* attach: a fork child is judged once its own events flow */
+	int enforce;          /* kernel-side enforcement (kenforce.h) */
 };
 
 #define PYSEC_TRACER_LINKS 256
