@@ -78,15 +78,25 @@ void pysec_pipeline_lost(struct pysec_pipeline *p, const char *stage, uint64_t n
 			p->sinks[i].lost(p->sinks[i].ctx, stage, n);
 }
 
+void pysec_pipeline_report_losses(struct pysec_pipeline *p)
+{
+	struct pysec_classifier_stats st;
+	uint64_t dropped = pysec_classifier_prearm_dropped(p->cls) - p->prearm_reported;
+
+	p->prearm_reported += dropped;
+	pysec_pipeline_lost(p, "prearm_queue", dropped);
+	pysec_classifier_stats(p->cls, &st);
+	pysec_pipeline_lost(p, "classifier_evicted", st.unjudged - p->unjudged_reported);
+	p->unjudged_reported = st.unjudged;
+}
+
 void pysec_pipeline_finish(struct pysec_pipeline *p)
 {
-	uint64_t dropped;
+	uint64_t before = p->prearm_reported;
 
 	pysec_classifier_flush(p->cls);
-	dropped = pysec_classifier_prearm_dropped(p->cls);
-	if (dropped) {
-		pysec_pipeline_lost(p, "prearm_queue", dropped);
+	pysec_pipeline_report_losses(p);
+	if (p->prearm_reported > before)
 		pysec_err("%llu syscalls made before a hook armed were not judged: queue full",
-			  (unsigned long long)dropped);
-	}
+			  (unsigned long long)(p->prearm_reported - before));
 }

@@ -29,6 +29,8 @@ struct pysec_pipeline {
 	struct pysec_classifier *cls;
 	struct pysec_sink sinks[PYSEC_MAX_SINKS];
 	unsigned nsinks;
+	uint64_t prearm_reported;   /* losses already reported (long-running verbs) */
+	uint64_t unjudged_reported;
 };
 
 /* 0, or -1 when out of memory. */
@@ -44,6 +46,8 @@ int pysec_pipeline_add_emitter(struct pysec_pipeline *p, struct pysec_emitter *e
 void pysec_pipeline_record(struct pysec_pipeline *p, const void *data, size_t size);
 /* Report a loss at some stage to every sink. */
 void pysec_pipeline_lost(struct pysec_pipeline *p, const char *stage, uint64_t n);
+/* User-space losses since the last call (pre-arm queue, evicted state). */
+void pysec_pipeline_report_losses(struct pysec_pipeline *p);
 /* End of the source: repeated alerts with their final counts, queue losses. */
 void pysec_pipeline_finish(struct pysec_pipeline *p);
 
