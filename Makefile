@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter
 USER_CFLAGS := $(CFLAGS) $(SAN_CFLAGS) $(WARN) -std=gnu11 -D_FORTIFY_SOURCE=2 -I$(BUILD) -Ibpf -Iuserspace \
 	-DPYSECTRACE_VERSION=\"$(VERSION)\"
-USER_LIBS := -lbpf -lelf -lz -ljson-c
+USER_LIBS := -lbpf -lelf -lz -ljson-c -lmicrohttpd -lm
 HOOK_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -Ihookmod
 HOOK_SRCS := hookmod/hook.c hookmod/serialize.c hookmod/pyapi.c hookmod/correlate.c
 HOOK_HDRS := $(wildcard hookmod/*.h)
@@ -123,6 +123,9 @@ install: all
 	install -D -m 0644 $(BUILD)/libpysechook.so $(DESTDIR)$(PREFIX)/lib/pysectrace/libpysechook.so
 	install -D -m 0644 $(BUILD)/pysechook.abi3.so $(DESTDIR)$(PREFIX)/lib/pysectrace/pysechook.abi3.so
 	install -D -m 0644 docs/pysectrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/pysectrace.1
+	install -D -m 0644 tools/pysectrace-hook.env $(DESTDIR)$(PREFIX)/lib/pysectrace/pysectrace-hook.env
+	install -D -m 0644 tools/pysectrace-monitor.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/pysectrace-monitor.service
 
 format:
 	clang-format -i bpf/*.c bpf/*.h userspace/*.c userspace/*.h hookmod/*.c hookmod/*.h tests/unit/*.c

@@ -42,6 +42,11 @@ const volatile int fork_unhooked = 0;
  * before that (docs/enforcement.md).
  */
 const volatile int enforce = 0;
+/*
+ * Set before load (monitor): a process enters `tracked` at its first audit
+ * event, wherever it came from; off, only what user space inserts (run).
+ */
+const volatile int track_on_audit = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -123,6 +128,7 @@ struct {
 } held_queries SEC(".maps");
 
 __u64 counters[PYSEC_CNT_MAX];
+__u64 sys_counts[PYSEC_SLOT_MAX][PYSEC_SYS_VERDICTS];
 
 static __always_inline void count(int idx)
 {
@@ -366,6 +372,17 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 
 	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
 
+	if (!tp && track_on_audit) {
+		struct pysec_tracked v = {
+			.ppid = BPF_CORE_READ(task, real_parent, tgid),
+			.hooked = 1,
+			.start_ns = bpf_ktime_get_ns(),
+		};
+
+		if (bpf_map_update_elem(&tracked, &tgid, &v, BPF_NOEXIST) != 0)
+			count(PYSEC_CNT_TRACKED_FULL);
+		tp = bpf_map_lookup_elem(&tracked, &tgid);
+	}
 	if (!trace_all_hooked && !tp)
 		return 0;
 	if (tp && !tp->hooked)
@@ -739,6 +756,36 @@ static __always_inline int sys_args(struct pysec_sys_rec *r, long nr, struct pt_
 	return 0;
 }
 
+static __always_inline int sys_slot(__u32 nr)
+{
+	switch (nr) {
+	case NR_open: return PYSEC_SLOT_OPEN;
+	case NR_creat: return PYSEC_SLOT_CREAT;
+	case NR_openat: return PYSEC_SLOT_OPENAT;
+	case NR_openat2: return PYSEC_SLOT_OPENAT2;
+	case NR_connect: return PYSEC_SLOT_CONNECT;
+	case NR_sendto: return PYSEC_SLOT_SENDTO;
+	case NR_sendmsg: return PYSEC_SLOT_SENDMSG;
+	case NR_sendmmsg: return PYSEC_SLOT_SENDMMSG;
+	case NR_execve: return PYSEC_SLOT_EXECVE;
+	case NR_execveat: return PYSEC_SLOT_EXECVEAT;
+	case NR_io_uring_setup: return PYSEC_SLOT_IO_URING_SETUP;
+	case NR_ptrace: return PYSEC_SLOT_PTRACE;
+	case NR_process_vm_writev: return PYSEC_SLOT_PROCESS_VM_WRITEV;
+	}
+	return -1;
+}
+
+/* The verdict as it stands at sys_exit, per syscall (metrics). */
+static __always_inline void count_verdict(const struct pysec_sys_rec *r)
+{
+	int slot = sys_slot(r->nr);
+	__u32 v = r->verdict;
+
+	if (slot >= 0 && slot < PYSEC_SLOT_MAX && v < PYSEC_SYS_VERDICTS)
+		__sync_fetch_and_add(&sys_counts[slot][v], 1);
+}
+
 static __always_inline int monitored(long nr)
 {
 	switch (nr) {
@@ -972,6 +1019,7 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 		if (tp)
 			r->bridge = bridge_check(tp);
 	}
+	count_verdict(r);
 	if (r->verdict == PYSEC_V_AUDITED && !emit_audited && !(r->why & PYSEC_WHY_NAME_DIFFERS) &&
 	    !(r->path[0] == '/' && r->path[1] == 'p' && r->path[2] == 'r' && r->path[3] == 'o' &&
 	      r->path[4] == 'c' && r->path[5] == '/')) {

@@ -223,6 +223,19 @@ struct pysec_stock_cfg {
 	__u32 state_ready; /* 0: no ready bit (3.12+) */
 	__u32 pad2;
 };
+/*
+ * Per-syscall verdict counters (`sys_counts` in .bss): every monitored
+ * syscall of a tracked process at its exit, forwarded or not, indexed
+ * [slot][verdict] with slot from pysec_sys_slot order below.
+ */
+enum pysec_sys_slot {
+	PYSEC_SLOT_OPEN, PYSEC_SLOT_CREAT, PYSEC_SLOT_OPENAT, PYSEC_SLOT_OPENAT2,
+	PYSEC_SLOT_CONNECT, PYSEC_SLOT_SENDTO, PYSEC_SLOT_SENDMSG, PYSEC_SLOT_SENDMMSG,
+	PYSEC_SLOT_EXECVE, PYSEC_SLOT_EXECVEAT, PYSEC_SLOT_IO_URING_SETUP,
+	PYSEC_SLOT_PTRACE, PYSEC_SLOT_PROCESS_VM_WRITEV,
+	PYSEC_SLOT_MAX,
+};
+#define PYSEC_SYS_VERDICTS 4 /* index by enum pysec_verdict (0 unused) */
 
 /* Key of the `nameservers` map (enforce): an address of /etc/resolv.conf. */
 struct pysec_ns_key {

@@ -66,6 +66,12 @@ struct pysec_proc {
 	int missing;       /* hook_missing was reported for this image */
 	struct pysec_hdr exec_hdr; /* the exec that started the current image */ /* PYSEC_BRIDGE_* the kernel found so far in this image */
 	uint64_t seq_first, seq_max, seq_seen; /* the hook's sequence numbers */
+	/*
+	 * Seen again after its state was evicted (table full): what it did
+	 * before is unknown, so alerts that need that context are counted as
+	 * unjudged instead of raised; cleared when a new image starts (exec).
+	 */
+	int resumed;
 };
 
 /* What the baseline and the classifier look at for one syscall. */
@@ -116,6 +122,29 @@ uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c);
 
 /* The kernel lost records: sequence gaps no longer tell a broken bridge. */
 void pysec_classifier_kernel_lost(struct pysec_classifier *c);
+/*
+ * Memory bounds (LRU eviction): processes with context (each about
+ * sizeof(struct pysec_proc), 64 KiB) and distinct alerts being counted
+ * (each about the same: a copy of the process for the final report).
+ */
+#define PYSEC_MAX_PROCS_DEFAULT 1024
+#define PYSEC_MAX_ALERT_AGGS_DEFAULT 512
+#define PYSEC_MIN_TABLE 16
+
+/* Set the bounds (each at least PYSEC_MIN_TABLE); shrinking evicts later. */
+void pysec_classifier_set_limits(struct pysec_classifier *c, unsigned max_procs,
+				 unsigned max_aggs);
+
+struct pysec_classifier_stats {
+	uint64_t procs;           /* processes with state now */
+	uint64_t proc_evictions;  /* process states evicted (LRU) */
+	uint64_t aggs;            /* distinct alerts counted now */
+	uint64_t agg_evictions;   /* distinct alerts evicted (final count reported) */
+	uint64_t unjudged;        /* syscalls of evicted-and-resumed processes that
+				   * needed lost context: not judged (a loss) */
+};
+
+void pysec_classifier_stats(const struct pysec_classifier *c, struct pysec_classifier_stats *s);
 
 /* Alerts that repeated: call fn once more for each, with the final count. */
 void pysec_classifier_flush(struct pysec_classifier *c);

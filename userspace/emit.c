@@ -52,6 +52,8 @@ void pysec_emitter_init(struct pysec_emitter *e, FILE *out, enum pysec_format fo
 	e->show = show;
 	e->wall_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	e->color = format == PYSEC_FMT_TEXT && isatty(fileno(out));
+	if (gethostname(e->host, sizeof(e->host) - 1) != 0)
+		e->host[0] = 0;
 }
 
 /* RFC 3339 UTC with nanoseconds, or (short) local time of day for text. */
@@ -433,6 +435,72 @@ void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost)
 	}
 }
 
+void pysec_emit_rate_limited(struct pysec_emitter *e, uint32_t pid, const char *kind,
+			     uint64_t dropped)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (!dropped)
+		return;
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_object_new_object();
+		char t[64];
+
+		format_time(e, (uint64_t)now, 1, t, sizeof(t));
+		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
+		add_str(o, "type", "rate_limited");
+		add_str(o, "time", t);
+		add_int(o, "mono_ns", now);
+		add_int(o, "pid", pid);
+		add_str(o, "kind", kind);
+		add_int(o, "dropped", (int64_t)dropped);
+		if (e->host[0])
+			add_str(o, "host", e->host);
+		write_json(e, o);
+	} else {
+		fprintf(e->out, "!! %llu %s records of pid %u held back by the rate limit\n",
+			(unsigned long long)dropped, kind, pid);
+		e->records++;
+	}
+}
+
+const char *pysec_record_kind(const void *data, size_t size)
+{
+	switch (pysec_record_type(data, size)) {
+	case PYSEC_REC_AUDIT:
+		return "audit";
+	case PYSEC_REC_SYSCALL:
+		return "syscall";
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		return "process";
+	default:
+		return "";
+	}
+}
+
+int pysec_emit_shows(const struct pysec_emitter *e, const void *data, size_t size)
+{
+	const struct pysec_audit_rec *r = data;
+	char ev[PYSEC_EVENT_MAX];
+
+	switch (pysec_record_type(data, size)) {
+	case PYSEC_REC_AUDIT:
+		if (e->show == PYSEC_SHOW_ALERTS)
+			return 0;
+		event_name(r, ev);
+		return e->show == PYSEC_SHOW_ALL || !pysec_event_is_frequent(ev);
+	case PYSEC_REC_SYSCALL:
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		return e->show == PYSEC_SHOW_ALL;
+	default:
+		return 0;
+	}
+}
+
 /*
  * Where the syscall came from: the full path from /proc when the process
  * still has that mapping, else the file name the kernel saw at sys_enter;
@@ -544,6 +612,8 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 	int exec = 0;
 
 	add_str(o, "kind", a->kind);
+	if (e->host[0])
+		add_str(o, "host", e->host);
 	if (r) {
 		pysec_json_syscall_args(o, r);
 		snprintf(target, sizeof(target), "%s %s", pysec_syscall_name(r->nr), target_text(o));

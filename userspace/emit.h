@@ -25,6 +25,7 @@ struct pysec_emitter {
 	uint64_t records;       /* records written */
 	uint64_t alerts;        /* alerts written */
 	int color;              /* ANSI colours (text on a terminal) */
+	char host[256];         /* this host's name, on alerts */
 };
 
 /* Parse --format / --show values; -1 when unknown. */
@@ -50,6 +51,16 @@ const char *pysec_syscall_name(uint32_t nr);
 
 /* Loss report: written whenever lost > 0, whatever --show says. */
 void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost);
+
+/* Records of (pid, kind) the rate limit held back, whatever --show says. */
+void pysec_emit_rate_limited(struct pysec_emitter *e, uint32_t pid, const char *kind,
+			     uint64_t dropped);
+
+/* Whether pysec_emit_record would write this record under --show. */
+int pysec_emit_shows(const struct pysec_emitter *e, const void *data, size_t size);
+
+/* "audit", "syscall", "process" or "" for a record (rate-limit kinds). */
+const char *pysec_record_kind(const void *data, size_t size);
 
 /*
  * The first record of `attach`: which source feeds the trace of pid (hook,

@@ -15,6 +15,7 @@ static const struct verb {
 	{ "run", cmd_run, "run COMMAND with the hook and show its audit events" },
 	{ "attach", cmd_attach, "trace a running process (hook, stock probe or kernel only)" },
 	{ "probe", cmd_probe, "report what this host offers and what pysectrace will use" },
+	{ "monitor", cmd_monitor, "watch every hooked Python on this host (a service)" },
 };
 
 static void usage(FILE *f)

@@ -118,6 +118,18 @@ void pysec_pipeline_lost(struct pysec_pipeline *p, const char *stage, uint64_t n
 			p->sinks[i].lost(p->sinks[i].ctx, stage, n);
 }
 
+void pysec_pipeline_report_losses(struct pysec_pipeline *p)
+{
+	struct pysec_classifier_stats st;
+	uint64_t dropped = pysec_classifier_prearm_dropped(p->cls) - p->prearm_reported;
+
+	p->prearm_reported += dropped;
+	pysec_pipeline_lost(p, "prearm_queue", dropped);
+	pysec_classifier_stats(p->cls, &st);
+	pysec_pipeline_lost(p, "classifier_evicted", st.unjudged - p->unjudged_reported);
+	p->unjudged_reported = st.unjudged;
+}
+
 void pysec_pipeline_audit_lost(struct pysec_pipeline *p, uint64_t n)
 {
 	p->audit_lost_known += n;
@@ -142,11 +154,10 @@ static void print_loss_summary(const struct pysec_pipeline *p, uint64_t total)
 
 uint64_t pysec_pipeline_finish(struct pysec_pipeline *p)
 {
-	uint64_t dropped, missing, total = 0;
+	uint64_t missing, total = 0;
 
 	pysec_classifier_flush(p->cls);
-	dropped = pysec_classifier_prearm_dropped(p->cls);
-	pysec_pipeline_lost(p, "prearm_queue", dropped);
+	pysec_pipeline_report_losses(p);
 	pysec_seqgap_close_all(&p->seq);
 	/* the cross-check: what the hooks produced and no stage owned up to */
 	missing = pysec_seqgap_missing(&p->seq);

@@ -44,6 +44,8 @@ struct pysec_pipeline {
 	/* the enforcement decision point: fills an alert's action before any sink sees it */
 	void (*decide)(void *ctx, struct pysec_alert *a);
 	void *decide_ctx;
+	uint64_t prearm_reported;   /* losses already reported (long-running verbs) */
+	uint64_t unjudged_reported;
 };
 
 /* 0, or -1 when out of memory. */
@@ -64,6 +66,8 @@ void pysec_pipeline_lost(struct pysec_pipeline *p, const char *stage, uint64_t n
  * what the hook's seq numbers say is missing beyond these is "unaccounted".
  */
 void pysec_pipeline_audit_lost(struct pysec_pipeline *p, uint64_t n);
+/* User-space losses since the last call (pre-arm queue, evicted state). */
+void pysec_pipeline_report_losses(struct pysec_pipeline *p);
 /*
  * End of the source: repeated alerts with their final counts, queue losses,
  * the seq-number cross-check; one summary line on stderr when anything was

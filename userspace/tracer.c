@@ -3,11 +3,15 @@
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -109,6 +113,186 @@ const char *pysec_tracer_preload(const struct pysec_tracer *t)
 	return t->copy[0] ? t->copy : t->hook_lib;
 }
 
+/* The hook's copies: libpysechook*.so (preload) and pysechook*.so (module). */
+static int is_hook_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	if (!strncmp(b, "libpysechook", 12) || !strncmp(b, "pysechook", 9))
+		return strstr(b, ".so") != NULL;
+	return 0;
+}
+
+static struct pysec_hook_inode *hook_find(struct pysec_tracer *t, unsigned long dev,
+					  unsigned long ino)
+{
+	for (unsigned i = 0; i < t->nhooks; i++)
+		if (t->hooks[i].dev == dev && t->hooks[i].ino == ino)
+			return &t->hooks[i];
+	return NULL;
+}
+
+/* Attach for all pids to the file at path (dev/ino as identified); 0 or -1. */
+static int hook_attach(struct pysec_tracer *t, const char *path, unsigned long dev,
+		       unsigned long ino, const char *shown)
+{
+	struct pysec_hook_inode *h;
+
+	if (hook_find(t, dev, ino))
+		return 0;
+	if (t->nhooks >= PYSEC_MAX_HOOK_INODES) {
+		if (!t->hooks_full++)
+			pysec_err("warning: more than %d copies of the hook are mapped: %s and "
+				  "later ones are not watched", PYSEC_MAX_HOOK_INODES, shown);
+		return -1;
+	}
+	h = &t->hooks[t->nhooks++];
+	h->dev = dev;
+	h->ino = ino;
+	h->link = bpf_program__attach_usdt(t->skel->progs.usdt__audit, -1, path,
+					   PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
+	if (!h->link) {
+		pysec_err("warning: cannot attach to the probe in %s (inode %lu): %s", shown, ino,
+			  strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+static int hook_attach_path(struct pysec_tracer *t, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return -1;
+	return hook_attach(t, path, makedev(major(st.st_dev), minor(st.st_dev)), st.st_ino, path);
+}
+
+/* One /proc/PID/maps: attach to the hook copies it maps. */
+static int scan_maps(struct pysec_tracer *t, const char *pid)
+{
+	char path[64], line[PATH_MAX + 128], via[128];
+	unsigned long start, end, off, ino;
+	unsigned maj, mnr;
+	int added = 0, name_at;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *name, *nl;
+
+		if (!strstr(line, "pysechook"))
+			continue;
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu %n", &start, &end, &off, &maj, &mnr,
+			   &ino, &name_at) < 6 || !ino)
+			continue;
+		name = line + name_at;
+		if ((nl = strchr(name, '\n')))
+			*nl = 0;
+		if (!is_hook_name(name) || hook_find(t, makedev(maj, mnr), ino))
+			continue;
+		/* the mapping itself: the file this process runs, even replaced or deleted */
+		snprintf(via, sizeof(via), "/proc/%s/map_files/%lx-%lx", pid, start, end);
+		if (hook_attach(t, via, makedev(maj, mnr), ino, name) > 0)
+			added++;
+	}
+	fclose(f);
+	return added;
+}
+
+int pysec_tracer_scan_hooks(struct pysec_tracer *t)
+{
+	struct dirent *d;
+	int added = 0;
+	DIR *dir;
+
+	if (!t->skel)
+		return 0;
+	dir = opendir("/proc");
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9')
+			added += scan_maps(t, d->d_name);
+	closedir(dir);
+	return added;
+}
+
+/* The ring buffer's positions, mapped read-only to measure its backlog. */
+static void map_ringbuf_pages(struct pysec_tracer *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.events);
+
+	t->page_size = (unsigned long)sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < 2; i++) {
+		t->rb_pages[i] = mmap(NULL, t->page_size, PROT_READ, MAP_SHARED, fd,
+				      (off_t)(i * t->page_size));
+		if (t->rb_pages[i] == MAP_FAILED)
+			t->rb_pages[i] = NULL;
+	}
+}
+
+uint64_t pysec_tracer_ringbuf_bytes(const struct pysec_tracer *t)
+{
+	if (!t->rb_pages[0] || !t->rb_pages[1])
+		return 0;
+	uint64_t cons = __atomic_load_n((const uint64_t *)t->rb_pages[0], __ATOMIC_ACQUIRE);
+	uint64_t prod = __atomic_load_n((const uint64_t *)t->rb_pages[1], __ATOMIC_ACQUIRE);
+
+	return prod > cons ? prod - cons : 0;
+}
+
+unsigned pysec_tracer_tracked(const struct pysec_tracer *t)
+{
+	__u32 key, next;
+	unsigned n = 0;
+	int fd;
+
+	if (!t->skel)
+		return 0;
+	fd = bpf_map__fd(t->skel->maps.tracked);
+	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err && n < 1u << 20;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	return n;
+}
+
+const uint64_t *pysec_tracer_sys_counts(const struct pysec_tracer *t)
+{
+	return t->skel ? (const uint64_t *)t->skel->bss->sys_counts : NULL;
+}
+
+/* Monitor: the given hook, the module beside it, and every copy mapped now. */
+static int open_monitor(struct pysec_tracer *t)
+{
+	char path[PATH_MAX];
+	const char *slash = strrchr(t->hook_lib, '/');
+
+	if (hook_attach_path(t, t->hook_lib) < 0) {
+		pysec_err("cannot attach to the USDT probe %s:%s in %s (is it a libpysechook.so "
+			  "from this version?)", PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, t->hook_lib);
+		return -1;
+	}
+	if (slash && snprintf(path, sizeof(path), "%.*s/pysechook.abi3.so",
+			      (int)(slash - t->hook_lib), t->hook_lib) < (int)sizeof(path) &&
+	    access(path, R_OK) == 0)
+		hook_attach_path(t, path);
+	pysec_tracer_scan_hooks(t);
+	map_ringbuf_pages(t);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_rb_record, t->pl, NULL);
+	if (!t->rb) {
+		pysec_err("cannot create the ring buffer reader: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 		      struct pysec_pipeline *pl)
 {
@@ -117,10 +301,12 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 
 	memset(t, 0, sizeof(*t));
 	t->pl = pl;
+	t->monitor = o->monitor;
 	pysec_libbpf_quiet(o->verbose);
 	if (!o->no_hook && pysec_find_hook_lib(o->hook_lib, t->hook_lib, sizeof(t->hook_lib)) < 0)
 		return -1;
-	if (!o->no_hook && private_hook_copy(t->hook_lib, t->copy, sizeof(t->copy)) < 0)
+	if (!o->no_hook && !t->monitor &&
+	    private_hook_copy(t->hook_lib, t->copy, sizeof(t->copy)) < 0)
 		pysec_err("warning: cannot make a private copy of %s (%s): every process on this "
 			  "host that preloads it pays for the probe while this run lasts",
 			  t->hook_lib, strerror(errno));
@@ -134,6 +320,7 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 	t->skel->rodata->enforce = o->enforce;
 	if (!o->enforce) /* the cgroup programs exist only for enforcement */
 		pysec_kenforce_autoload(t->skel, false);
+	t->skel->rodata->track_on_audit = o->monitor;
 	err = pysectrace_bpf__load(t->skel);
 	if (err) {
 		pysec_err("the kernel refused the BPF programs (%s); run with -v for the "
@@ -148,6 +335,8 @@ int pysec_tracer_open(struct pysec_tracer *t, const struct pysec_tracer_opts *o,
 	}
 	if (o->no_hook)
 		goto ringbuf;
+	if (t->monitor)
+		return open_monitor(t);
 	link = bpf_program__attach_usdt(t->skel->progs.usdt__audit, -1, pysec_tracer_preload(t),
 					PYSEC_USDT_PROVIDER, PYSEC_USDT_NAME, NULL);
 	if (!link) {
@@ -274,8 +463,8 @@ int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms)
 	return err < 0 && err != -EINTR ? err : 0;
 }
 
-/* Nothing is dropped silently: every kernel-side loss goes to the pipeline. */
-static void report_kernel_losses(struct pysec_tracer *t)
+/* Nothing is dropped silently: every kernel-side loss is reported (once). */
+void pysec_tracer_report_losses(struct pysec_tracer *t)
 {
 	static const struct {
 		int idx;
@@ -286,22 +475,37 @@ static void report_kernel_losses(struct pysec_tracer *t)
 	    {PYSEC_CNT_PENDING_FULL, "kernel_pending"}, /* syscalls not followed */
 	    {PYSEC_CNT_TOKENS_FULL, "kernel_tokens"},	/* audit tokens not stored */
 	    {PYSEC_CNT_STOP_LOST, "kernel_enforce_stop"}, /* enforce: not stopped */
+	    /* shed under backlog: context only, the kernel still judged them */
+	    {PYSEC_CNT_SHED_AUDIT, "kernel_shed"},
+	    {PYSEC_CNT_SHED_SYSCALL, "kernel_shed_syscall"},
 	};
-	const __u64 *counters = t->skel->bss->counters;
+	const __u64 *counters;
 
-	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++)
-		pysec_pipeline_lost(t->pl, losses[i].stage, counters[losses[i].idx]);
-	/* shed under backlog: context only, the kernel still judged them */
-	pysec_pipeline_lost(t->pl, "kernel_shed", counters[PYSEC_CNT_SHED_AUDIT]);
-	pysec_pipeline_lost(t->pl, "kernel_shed_syscall", counters[PYSEC_CNT_SHED_SYSCALL]);
-	pysec_pipeline_audit_lost(t->pl, counters[PYSEC_CNT_RB_LOST_AUDIT] +
-					     counters[PYSEC_CNT_SHED_AUDIT]);
+	uint64_t audit;
+
+	if (!t->skel)
+		return;
+	counters = t->skel->bss->counters;
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
+		int idx = losses[i].idx;
+		__u64 now = __atomic_load_n(&counters[idx], __ATOMIC_RELAXED);
+		__u64 n = now - t->lost_reported[idx];
+
+		if (!n)
+			continue;
+		t->lost_reported[idx] = now;
+		pysec_pipeline_lost(t->pl, losses[i].stage, n);
+	}
+	/* the audit records among them, for the hook's seq-number cross-check */
+	audit = counters[PYSEC_CNT_RB_LOST_AUDIT] + counters[PYSEC_CNT_SHED_AUDIT];
+	pysec_pipeline_audit_lost(t->pl, audit - t->audit_lost_reported);
+	t->audit_lost_reported = audit;
 }
 
 uint64_t pysec_tracer_finish(struct pysec_tracer *t)
 {
 	ring_buffer__consume(t->rb);
-	report_kernel_losses(t);
+	pysec_tracer_report_losses(t);
 	return pysec_pipeline_finish(t->pl);
 }
 
@@ -317,6 +521,13 @@ void pysec_tracer_close(struct pysec_tracer *t)
 	for (unsigned i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
+	for (unsigned i = 0; i < t->nhooks; i++)
+		bpf_link__destroy(t->hooks[i].link);
+	t->nhooks = 0;
+	for (int i = 0; i < 2; i++)
+		if (t->rb_pages[i])
+			munmap(t->rb_pages[i], t->page_size);
+	t->rb_pages[0] = t->rb_pages[1] = NULL;
 	pysectrace_bpf__destroy(t->skel);
 	t->skel = NULL;
 }

@@ -25,6 +25,22 @@ struct pysec_tracer_opts {
 	int no_hook;          /* attach: no hook library; probes attached per file */
 	int fork_unhooked;    /* attach: a fork child is judged once its own events flow */
 	int enforce;          /* kernel-side enforcement (kenforce.h) */
+	/*
+	 * monitor: every hooked process on the host.  No private copy; the
+	 * probe is attached for all pids to every copy (inode) of the hook
+	 * that a process maps (pysec_tracer_scan_hooks), and a process is
+	 * tracked from its first audit event.
+	 */
+	int monitor;
+};
+
+/* Copies of the hook a monitor attaches to (documented limit). */
+#define PYSEC_MAX_HOOK_INODES 64
+
+struct pysec_hook_inode {
+	unsigned long dev; /* makedev(major, minor) as /proc/PID/maps shows it */
+	unsigned long ino;
+	struct bpf_link *link; /* NULL: attaching failed (not retried) */
 };
 
 #define PYSEC_TRACER_LINKS 256
@@ -38,6 +54,14 @@ struct pysec_tracer {
 	char copy[PATH_MAX + 64];    /* this run's private copy ("" if none) */
 	struct bpf_link *links[PYSEC_TRACER_LINKS]; /* probes attached per file */
 	unsigned nlinks;
+	int monitor;
+	struct pysec_hook_inode hooks[PYSEC_MAX_HOOK_INODES];
+	unsigned nhooks;
+	unsigned hooks_full;         /* copies seen but not attached: table full */
+	uint64_t lost_reported[PYSEC_CNT_MAX]; /* kernel losses already reported */
+	uint64_t audit_lost_reported;          /* ... of them audit records */
+	void *rb_pages[2];           /* consumer and producer pages, read-only */
+	unsigned long page_size;
 };
 
 /* Root, BTF; 0 or -1 with a message printed. */
@@ -86,6 +110,25 @@ int pysec_tracer_add_runtime(struct pysec_tracer *t, const char *path, const cha
 
 /* Wait up to timeout_ms and feed what arrived; 0, or a negative errno. */
 int pysec_tracer_poll(struct pysec_tracer *t, int timeout_ms);
+
+/*
+ * Monitor: attach to every copy of the hook that some process maps and
+ * that is not attached yet (/proc/PID/maps; a replaced or deleted file is
+ * reached through /proc/PID/map_files).  Returns how many were attached.
+ */
+int pysec_tracer_scan_hooks(struct pysec_tracer *t);
+
+/* Kernel-side losses since the last call, reported to the pipeline. */
+void pysec_tracer_report_losses(struct pysec_tracer *t);
+
+/* Bytes in the ring buffer not read yet. */
+uint64_t pysec_tracer_ringbuf_bytes(const struct pysec_tracer *t);
+
+/* Processes in the kernel's `tracked` table. */
+unsigned pysec_tracer_tracked(const struct pysec_tracer *t);
+
+/* Kernel count of monitored syscalls [slot][verdict] (pysectrace.h). */
+const uint64_t *pysec_tracer_sys_counts(const struct pysec_tracer *t);
 
 /*
  * Drain what is queued, report kernel-side losses, finish the pipeline
