@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev libcmocka-dev systemtap-sdt-dev python3 python3-dev)
+	libjson-c-dev libcmocka-dev libyaml-dev systemtap-sdt-dev python3 python3-dev)
 # the stdlib test suite of Debian's python3, for the corpus (make test)
 if [ -x /usr/bin/python3 ]; then
 	PACKAGES+=("libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")

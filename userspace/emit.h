@@ -56,5 +56,7 @@ void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost);
  * object.__getattr__, ...): hidden by --show audit, shown by --show all.
  */
 int pysec_event_is_frequent(const char *event);
+/* The i-th of those events, NULL past the end. */
+const char *pysec_frequent_event(size_t i);
 
 #endif

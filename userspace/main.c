@@ -14,6 +14,7 @@ static const struct verb {
 } verbs[] = {
 	{ "run", cmd_run, "run COMMAND with the hook and show its audit events" },
 	{ "probe", cmd_probe, "report what this host offers and what pysectrace will use" },
+	{ "policy", cmd_policy, "check, explain, print or install a policy (docs/policy.md)" },
 };
 
 static void usage(FILE *f)
