@@ -14,6 +14,8 @@
 
 #define PYSEC_SCHEMA_VERSION 1
 
+struct pysec_ctl;
+
 enum pysec_format { PYSEC_FMT_TEXT, PYSEC_FMT_JSON };
 enum pysec_show { PYSEC_SHOW_AUDIT, PYSEC_SHOW_ALERTS, PYSEC_SHOW_ALL };
 
@@ -25,6 +27,7 @@ struct pysec_emitter {
 	uint64_t records;       /* records written */
 	uint64_t alerts;        /* alerts written */
 	int color;              /* ANSI colours (text on a terminal) */
+	const struct pysec_ctl *ctl; /* the run's policy: rule ids of audit records */
 };
 
 /* Parse --format / --show values; -1 when unknown. */

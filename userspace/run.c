@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "emit.h"
+#include "policy_run.h"
 #include "tracer.h"
 
 struct run_opts {
@@ -30,6 +31,8 @@ struct run_opts {
 	const char *hook_lib;
 	int verbose;
 	int no_namespace; /* --no-namespace: LD_PRELOAD only */
+	const char *policy; /* --policy FILE */
+	int mode;           /* --enforce / --observe: PYSEC_CTL_*, else -1 */
 	char **command;
 };
 
@@ -53,6 +56,13 @@ static void usage(FILE *f)
 		"                       and alerts (default); alerts: alerts only;\n"
 		"                       all: every audit event, every monitored syscall\n"
 		"                       with its verdict, process fork/exec/exit\n"
+		"  --policy FILE        apply the policy FILE (docs/policy.md): its deny rules\n"
+		"                       make audited operations fail in the program with\n"
+		"                       PermissionError; its findings rules say what to do\n"
+		"                       about bypasses\n"
+		"  --enforce            enforce (the policy's, else the built-in one:\n"
+		"                       `pysectrace policy default`)\n"
+		"  --observe            only report, whatever the policy's mode\n"
 		"  --hook-lib PATH      the hook library to preload (default: libpysechook.so\n"
 		"                       next to pysectrace or in ../lib/pysectrace/;\n"
 		"                       also $PYSECTRACE_HOOK_LIB)\n"
@@ -74,6 +84,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "show", required_argument, NULL, 's' },
 		{ "hook-lib", required_argument, NULL, 'L' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "enforce", no_argument, NULL, 'E' },
+		{ "observe", no_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-namespace", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
@@ -84,6 +97,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->format = PYSEC_FMT_TEXT;
 	o->show = PYSEC_SHOW_AUDIT;
+	o->mode = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -106,6 +120,17 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'L':
 			o->hook_lib = optarg;
+			break;
+		case 'P':
+			o->policy = optarg;
+			break;
+		case 'E':
+		case 'O':
+			if (o->mode >= 0) {
+				pysec_err("--enforce and --observe exclude each other");
+				return -1;
+			}
+			o->mode = c == 'E' ? PYSEC_CTL_ENFORCE : PYSEC_CTL_OBSERVE;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -321,6 +346,52 @@ static int launch(struct pysec_tracer *t, const struct run_opts *o, struct launc
 	return 0;
 }
 
+/* --policy FILE, or the built-in policy for --enforce/--observe; none otherwise. */
+static int load_policy(const struct run_opts *o, struct pysec_policy **out)
+{
+	struct pysec_policy_error err;
+
+	*out = NULL;
+	if (o->policy) {
+		*out = pysec_policy_load_file(o->policy, &err);
+		if (!*out) {
+			pysec_policy_error_print(stderr, o->policy, &err);
+			return -1;
+		}
+	} else if (o->mode >= 0) {
+		*out = pysec_policy_default();
+		if (!*out) {
+			pysec_err("the built-in policy does not load (a bug)");
+			return -1;
+		}
+	}
+	if (*out && o->mode >= 0)
+		(*out)->mode = o->mode;
+	return 0;
+}
+
+/*
+ * This run's control file, next to its private copy of the hook library
+ * (the hook looks for <library>.ctl first): other runs and the host-wide
+ * file are not touched.
+ */
+static int publish_policy(const struct pysec_tracer *t, const struct run_opts *o,
+			  const struct pysec_policy *p, char *path, size_t len)
+{
+	if (!t->copy[0]) {
+		pysec_err("a policy needs this run's private copy of the hook library, which "
+			  "could not be made");
+		return -1;
+	}
+	snprintf(path, len, "%s%s", t->copy, PYSEC_CTL_SUFFIX);
+	if (pysec_policy_publish(p, p->mode, o->show, path) < 0) {
+		pysec_err("cannot write the control file %s: %s", path, strerror(errno));
+		path[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static int status_to_exit(int status)
 {
 	if (WIFEXITED(status))
@@ -338,10 +409,14 @@ int cmd_run(int argc, char **argv)
 	struct launched child = { 0 };
 	struct run_opts o;
 	struct pysec_tracer_opts to;
+	struct pysec_policy *policy = NULL;
+	char ctl_path[PATH_MAX + 80] = "";
 	FILE *out = NULL;
 	int status = 0, rc = EXIT_TOOL_FAILED, err;
 
 	if (parse_opts(argc, argv, &o) < 0)
+		return EXIT_TOOL_FAILED;
+	if (load_policy(&o, &policy) < 0)
 		return EXIT_TOOL_FAILED;
 	if (pysec_check_host("run") < 0)
 		return EXIT_TOOL_FAILED;
@@ -358,6 +433,9 @@ int cmd_run(int argc, char **argv)
 					 .verbose = o.verbose };
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
+	if (policy && publish_policy(&t, &o, policy, ctl_path, sizeof(ctl_path)) < 0)
+		goto cleanup;
+	em.ctl = policy ? &policy->ctl : NULL;
 	install_signal_handlers();
 	if (launch(&t, &o, &child) < 0)
 		goto cleanup;
@@ -393,7 +471,10 @@ cleanup:
 		*strrchr(child.preload_list, '/') = 0;
 		rmdir(child.preload_list);
 	}
+	if (ctl_path[0])
+		pysec_ctl_withdraw(ctl_path);
 	pysec_tracer_close(&t);
+	pysec_policy_free(policy);
 	pysec_pipeline_free(&pl);
 	if (out && out != stderr && out != stdout)
 		fclose(out);
