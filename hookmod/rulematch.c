@@ -151,6 +151,9 @@ static int dowild(const unsigned char *p, const unsigned char *t, int fl)
 	for (; *p; p++, t++) {
 		unsigned pc = *p;
 
+		/* a pattern ending in "/" "**" also matches the directory itself */
+		if (!*t && path && pc == '/' && p[1] == '*' && p[2] == '*' && !p[3])
+			return GM_MATCH;
 		if (!*t && pc != '*')
 			return GM_ABORT_ALL;
 		switch (pc) {

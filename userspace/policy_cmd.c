@@ -354,7 +354,7 @@ static int do_install(int argc, char **argv)
 		pysec_policy_error_print(stderr, argv[1], &err);
 		return err.unreadable ? 2 : 1;
 	}
-	rc = pysec_policy_publish(p, mode < 0 ? p->mode : mode, PYSEC_SHOW_AUDIT,
+	rc = pysec_policy_publish(p, mode < 0 ? p->mode : mode, PYSEC_SHOW_ALL,
 				  PYSEC_CTL_HOST_PATH);
 	if (rc < 0)
 		pysec_err("cannot write %s: %s", PYSEC_CTL_HOST_PATH, strerror(errno));
