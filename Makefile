@@ -109,6 +109,20 @@ corpus: all
 bench-hook: all
 	/usr/bin/python3 tools/bench_hook.py --build $(BUILD)
 
+# ---- fuzzing (libFuzzer + ASan/UBSan): the policy parser; FUZZ_SECONDS per run
+FUZZ_SECONDS ?= 60
+$(BUILD)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c userspace/policy.c userspace/policy_ctl.c \
+		hookmod/rulematch.c $(wildcard userspace/policy*.h hookmod/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -Ibpf -Iuserspace -Ihookmod \
+		$(filter %.c,$^) -o $@ -ljson-c -lyaml
+
+.PHONY: fuzz-policy
+fuzz-policy: $(BUILD)/fuzz/fuzz_policy
+	@mkdir -p $(BUILD)/fuzz/corpus-policy
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(BUILD)/fuzz/corpus-policy \
+		tests/fuzz/corpus/policy
+
 # ---- misc
 vmlinux:
 	@mkdir -p vmlinux/$(VMLINUX_ARCH)

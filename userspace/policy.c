@@ -917,9 +917,11 @@ struct pysec_policy *pysec_policy_load_buf(const char *buf, size_t len,
 
 		/* a second document would be silently ignored: refuse it */
 		if (yaml_parser_load(&yp, &extra)) {
-			if (yaml_document_get_root_node(&extra)) {
-				err->line = (unsigned)yp.mark.line + 1;
-				err->col = 1;
+			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+
+			if (r2) {
+				err->line = (unsigned)r2->start_mark.line + 1;
+				err->col = (unsigned)r2->start_mark.column + 1;
 				snprintf(err->msg, sizeof(err->msg),
 					 "more than one YAML document");
 				snprintf(err->hint, sizeof(err->hint),
