@@ -61,8 +61,8 @@ static int map_file(const char *path, struct pysec_ctl_state *st)
 		return -1;
 	/* a file anybody but root could have written could hold a permissive policy */
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != 0 ||
-	    (sb.st_mode & (S_IWGRP | S_IWOTH)) || sb.st_size < (off_t)sizeof(struct pysec_ctl_hdr) ||
-	    sb.st_size > PYSEC_CTL_SIZE_MAX) {
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    sb.st_size < (off_t)sizeof(struct pysec_ctl_hdr) || sb.st_size > PYSEC_CTL_SIZE_MAX) {
 		close(fd);
 		return -1;
 	}
@@ -118,7 +118,7 @@ static struct pysec_ctl_state *find_and_map(struct pysec_ctl_state *st)
 
 	if (dladdr((void *)find_and_map, &info) && info.dli_fname && info.dli_fname[0] == '/' &&
 	    snprintf(path, sizeof(path), "%s%s", info.dli_fname, PYSEC_CTL_SUFFIX) <
-		    (int)sizeof(path) &&
+		(int)sizeof(path) &&
 	    map_file(path, st) == 0)
 		return st;
 	if (map_file(PYSEC_CTL_HOST_PATH, st) == 0)
@@ -372,7 +372,8 @@ static void extract_args(struct extract *x, const struct pysec_event_shape *sh, 
 	case PYSEC_SH_SHELL:
 		ev->exe = "/bin/sh";
 		rc = text_of(x, a, &v);
-		if (rc > 0 && snprintf(x->argv, sizeof(x->argv), "sh -c %s", v) < (int)sizeof(x->argv))
+		if (rc > 0 &&
+		    snprintf(x->argv, sizeof(x->argv), "sh -c %s", v) < (int)sizeof(x->argv))
 			ev->argv = x->argv;
 		else if (rc != 0)
 			ev->unknown |= 1u << PYSEC_M_ARGV;
@@ -390,7 +391,7 @@ static void extract_args(struct extract *x, const struct pysec_event_shape *sh, 
 /* cpython.run_file / run_module: the script a scope rule can name. */
 static void note_script(const struct pysec_pyapi *api, const char *event, pyobj *args)
 {
-	struct extract x = { .api = api };
+	struct extract x = {.api = api};
 	const char *v;
 
 	if (strcmp(event, "cpython.run_file") && strcmp(event, "cpython.run_module"))
@@ -436,10 +437,10 @@ int pysec_control_check(const struct pysec_pyapi *api, const char *event, pyobj 
 	if (!n)
 		return 0;
 
-	struct extract x = { .api = api };
-	struct pysec_evargs ev = { .port = -1 };
-	struct pysec_procid proc = { have_exe ? self_exe : NULL, have_script ? script : NULL,
-				     have_cgroup ? cgroup : NULL, self_uid };
+	struct extract x = {.api = api};
+	struct pysec_evargs ev = {.port = -1};
+	struct pysec_procid proc = {have_exe ? self_exe : NULL, have_script ? script : NULL,
+				    have_cgroup ? cgroup : NULL, self_uid};
 
 	sh = pysec_event_shape_of(event);
 	if (sh)

@@ -16,54 +16,54 @@
  * rule can look at; rules still match them by name.
  */
 static const struct pysec_event_shape shapes[] = {
-	{ "open", PYSEC_SH_PATH, 0, NONE },
-	{ "os.listdir", PYSEC_SH_DIR, 0, NONE },
-	{ "os.scandir", PYSEC_SH_DIR, 0, NONE },
-	{ "os.chdir", PYSEC_SH_PATH, 0, NONE },
-	{ "os.chmod", PYSEC_SH_PATH, 0, NONE },
-	{ "os.chown", PYSEC_SH_PATH, 0, NONE },
-	{ "os.link", PYSEC_SH_PATH, 0, 1 },
-	{ "os.mkdir", PYSEC_SH_PATH, 0, NONE },
-	{ "os.remove", PYSEC_SH_PATH, 0, NONE },
-	{ "os.rename", PYSEC_SH_PATH, 0, 1 },
-	{ "os.rmdir", PYSEC_SH_PATH, 0, NONE },
-	{ "os.symlink", PYSEC_SH_PATH, 0, 1 },
-	{ "os.truncate", PYSEC_SH_PATH, 0, NONE },
-	{ "os.utime", PYSEC_SH_PATH, 0, NONE },
-	{ "os.getxattr", PYSEC_SH_PATH, 0, NONE },
-	{ "os.listxattr", PYSEC_SH_PATH, 0, NONE },
-	{ "os.removexattr", PYSEC_SH_PATH, 0, NONE },
-	{ "os.setxattr", PYSEC_SH_PATH, 0, NONE },
-	{ "os.walk", PYSEC_SH_PATH, 0, NONE },
-	{ "os.fwalk", PYSEC_SH_PATH, 0, NONE },
-	{ "glob.glob", PYSEC_SH_PATH, 0, NONE },
-	{ "glob.glob/2", PYSEC_SH_PATH, 0, NONE },
-	{ "shutil.copyfile", PYSEC_SH_PATH, 0, 1 },
-	{ "shutil.copymode", PYSEC_SH_PATH, 0, 1 },
-	{ "shutil.copystat", PYSEC_SH_PATH, 0, 1 },
-	{ "shutil.copytree", PYSEC_SH_PATH, 0, 1 },
-	{ "shutil.move", PYSEC_SH_PATH, 0, 1 },
-	{ "shutil.rmtree", PYSEC_SH_PATH, 0, NONE },
-	{ "shutil.chown", PYSEC_SH_PATH, 0, NONE },
-	{ "shutil.make_archive", PYSEC_SH_PATH, 0, 2 },
-	{ "shutil.unpack_archive", PYSEC_SH_PATH, 0, 1 },
-	{ "tempfile.mkstemp", PYSEC_SH_PATH, 0, NONE },
-	{ "tempfile.mkdtemp", PYSEC_SH_PATH, 0, NONE },
-	{ "sqlite3.connect", PYSEC_SH_PATH, 0, NONE },
-	{ "ctypes.dlopen", PYSEC_SH_PATH, 0, NONE },
-	{ "socket.connect", PYSEC_SH_SOCKADDR, 1, NONE },
-	{ "socket.sendto", PYSEC_SH_SOCKADDR, 1, NONE },
-	{ "socket.sendmsg", PYSEC_SH_SOCKADDR, 1, NONE },
-	{ "socket.bind", PYSEC_SH_SOCKADDR, 1, NONE },
-	{ "socket.getnameinfo", PYSEC_SH_SOCKADDR, 0, NONE },
-	{ "socket.getaddrinfo", PYSEC_SH_HOSTPORT, 0, 1 },
-	{ "socket.gethostbyname", PYSEC_SH_HOST, 0, NONE },
-	{ "socket.gethostbyaddr", PYSEC_SH_HOST, 0, NONE },
-	{ "subprocess.Popen", PYSEC_SH_EXEC, 0, 1 },
-	{ "os.exec", PYSEC_SH_EXEC, 0, 1 },
-	{ "os.posix_spawn", PYSEC_SH_EXEC, 0, 1 },
-	{ "os.system", PYSEC_SH_SHELL, 0, NONE },
-	{ "import", PYSEC_SH_MODULE, 0, NONE },
+    {"open", PYSEC_SH_PATH, 0, NONE},
+    {"os.listdir", PYSEC_SH_DIR, 0, NONE},
+    {"os.scandir", PYSEC_SH_DIR, 0, NONE},
+    {"os.chdir", PYSEC_SH_PATH, 0, NONE},
+    {"os.chmod", PYSEC_SH_PATH, 0, NONE},
+    {"os.chown", PYSEC_SH_PATH, 0, NONE},
+    {"os.link", PYSEC_SH_PATH, 0, 1},
+    {"os.mkdir", PYSEC_SH_PATH, 0, NONE},
+    {"os.remove", PYSEC_SH_PATH, 0, NONE},
+    {"os.rename", PYSEC_SH_PATH, 0, 1},
+    {"os.rmdir", PYSEC_SH_PATH, 0, NONE},
+    {"os.symlink", PYSEC_SH_PATH, 0, 1},
+    {"os.truncate", PYSEC_SH_PATH, 0, NONE},
+    {"os.utime", PYSEC_SH_PATH, 0, NONE},
+    {"os.getxattr", PYSEC_SH_PATH, 0, NONE},
+    {"os.listxattr", PYSEC_SH_PATH, 0, NONE},
+    {"os.removexattr", PYSEC_SH_PATH, 0, NONE},
+    {"os.setxattr", PYSEC_SH_PATH, 0, NONE},
+    {"os.walk", PYSEC_SH_PATH, 0, NONE},
+    {"os.fwalk", PYSEC_SH_PATH, 0, NONE},
+    {"glob.glob", PYSEC_SH_PATH, 0, NONE},
+    {"glob.glob/2", PYSEC_SH_PATH, 0, NONE},
+    {"shutil.copyfile", PYSEC_SH_PATH, 0, 1},
+    {"shutil.copymode", PYSEC_SH_PATH, 0, 1},
+    {"shutil.copystat", PYSEC_SH_PATH, 0, 1},
+    {"shutil.copytree", PYSEC_SH_PATH, 0, 1},
+    {"shutil.move", PYSEC_SH_PATH, 0, 1},
+    {"shutil.rmtree", PYSEC_SH_PATH, 0, NONE},
+    {"shutil.chown", PYSEC_SH_PATH, 0, NONE},
+    {"shutil.make_archive", PYSEC_SH_PATH, 0, 2},
+    {"shutil.unpack_archive", PYSEC_SH_PATH, 0, 1},
+    {"tempfile.mkstemp", PYSEC_SH_PATH, 0, NONE},
+    {"tempfile.mkdtemp", PYSEC_SH_PATH, 0, NONE},
+    {"sqlite3.connect", PYSEC_SH_PATH, 0, NONE},
+    {"ctypes.dlopen", PYSEC_SH_PATH, 0, NONE},
+    {"socket.connect", PYSEC_SH_SOCKADDR, 1, NONE},
+    {"socket.sendto", PYSEC_SH_SOCKADDR, 1, NONE},
+    {"socket.sendmsg", PYSEC_SH_SOCKADDR, 1, NONE},
+    {"socket.bind", PYSEC_SH_SOCKADDR, 1, NONE},
+    {"socket.getnameinfo", PYSEC_SH_SOCKADDR, 0, NONE},
+    {"socket.getaddrinfo", PYSEC_SH_HOSTPORT, 0, 1},
+    {"socket.gethostbyname", PYSEC_SH_HOST, 0, NONE},
+    {"socket.gethostbyaddr", PYSEC_SH_HOST, 0, NONE},
+    {"subprocess.Popen", PYSEC_SH_EXEC, 0, 1},
+    {"os.exec", PYSEC_SH_EXEC, 0, 1},
+    {"os.posix_spawn", PYSEC_SH_EXEC, 0, 1},
+    {"os.system", PYSEC_SH_SHELL, 0, NONE},
+    {"import", PYSEC_SH_MODULE, 0, NONE},
 };
 
 const struct pysec_event_shape *pysec_event_shapes(size_t *n)
@@ -271,7 +271,7 @@ int pysec_glob_flags(int kind)
 
 int pysec_path_normalize(const char *path, const char *cwd, char *out, size_t cap)
 {
-	const char *src[2] = { path[0] == '/' ? "" : cwd, path };
+	const char *src[2] = {path[0] == '/' ? "" : cwd, path};
 	size_t o = 0; /* out holds "/comp/comp", without the root's slash when empty */
 
 	if (cap < 2 || (path[0] != '/' && (!cwd || cwd[0] != '/')))
@@ -554,7 +554,8 @@ int pysec_ctl_rule_matches(const struct pysec_ctl *c, uint32_t r, const char *ev
 
 		for (; i < rule->count && PYSEC_M_GROUP(c->matchers[rule->first + i].kind) == grp;
 		     i++)
-			if (!hit && match_one(c, &c->matchers[rule->first + i], event, ev, proc) == 1)
+			if (!hit &&
+			    match_one(c, &c->matchers[rule->first + i], event, ev, proc) == 1)
 				hit = 1;
 		/* an argument that exists but could not be read: fail closed */
 		if (!hit && grp < 32 && (ev->unknown & (1u << grp)) && strict)

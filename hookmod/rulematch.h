@@ -26,12 +26,12 @@
  */
 struct pysec_evargs {
 	const char *path[PYSEC_EV_PATHS]; /* absolute, lexically normalized */
-	const char *host;   /* as the program gave it */
-	uint8_t family;     /* 4 or 6 when host is an address literal, else 0 */
+	const char *host;		  /* as the program gave it */
+	uint8_t family;			  /* 4 or 6 when host is an address literal, else 0 */
 	uint8_t addr[16];
-	int32_t port;       /* -1: none */
+	int32_t port; /* -1: none */
 	const char *exe;
-	const char *argv;   /* joined by single spaces */
+	const char *argv; /* joined by single spaces */
 	const char *module;
 	uint32_t unknown;
 };
@@ -46,14 +46,14 @@ struct pysec_procid {
 
 /* How an event's arguments map to roles (one row per event). */
 enum pysec_shape {
-	PYSEC_SH_PATH = 1,  /* path at a, second path at b (0xff: none) */
-	PYSEC_SH_DIR,       /* like PATH; None means "." */
-	PYSEC_SH_SOCKADDR,  /* (host, port, ...) tuple, or an AF_UNIX path, at a */
-	PYSEC_SH_HOSTPORT,  /* host at a, port at b (getaddrinfo) */
-	PYSEC_SH_HOST,      /* host at a */
-	PYSEC_SH_EXEC,      /* program at a, argv list at b */
-	PYSEC_SH_SHELL,     /* command at a: program /bin/sh, argv "sh -c CMD" */
-	PYSEC_SH_MODULE,    /* module name at a */
+	PYSEC_SH_PATH = 1, /* path at a, second path at b (0xff: none) */
+	PYSEC_SH_DIR,	   /* like PATH; None means "." */
+	PYSEC_SH_SOCKADDR, /* (host, port, ...) tuple, or an AF_UNIX path, at a */
+	PYSEC_SH_HOSTPORT, /* host at a, port at b (getaddrinfo) */
+	PYSEC_SH_HOST,	   /* host at a */
+	PYSEC_SH_EXEC,	   /* program at a, argv list at b */
+	PYSEC_SH_SHELL,	   /* command at a: program /bin/sh, argv "sh -c CMD" */
+	PYSEC_SH_MODULE,   /* module name at a */
 };
 
 struct pysec_event_shape {

@@ -21,9 +21,9 @@
 #include "policy.h"
 
 #define RULES_MAX PYSEC_CTL_RULES_MAX
-#define ITEMS_MAX 65536       /* list items in the whole policy */
-#define BYTES_MAX (4u << 20)  /* string bytes in the whole policy */
-#define LIST_MAX 1024         /* items in one list */
+#define ITEMS_MAX 65536	     /* list items in the whole policy */
+#define BYTES_MAX (4u << 20) /* string bytes in the whole policy */
+#define LIST_MAX  1024	     /* items in one list */
 
 struct parser {
 	yaml_document_t doc;
@@ -32,31 +32,31 @@ struct parser {
 	size_t bytes;
 };
 
-static const char *const action_names[] = { "allow", "log", "deny", "kill" };
+static const char *const action_names[] = {"allow", "log", "deny", "kill"};
 
 static const struct {
 	uint32_t bit;
 	const char *name;
 } finding_names[] = {
-	{ PYSEC_FIND_BYPASS, "bypass" },
-	{ PYSEC_FIND_HOOK_CLEARED, "hook_cleared" },
-	{ PYSEC_FIND_HOOK_MISSING, "hook_missing" },
-	{ PYSEC_FIND_TAMPER, "tamper" },
+    {PYSEC_FIND_BYPASS, "bypass"},
+    {PYSEC_FIND_HOOK_CLEARED, "hook_cleared"},
+    {PYSEC_FIND_HOOK_MISSING, "hook_missing"},
+    {PYSEC_FIND_TAMPER, "tamper"},
 };
 
 /* The monitored syscalls (bpf/pysectrace.bpf.c) a finding can be about. */
 static const char *const syscall_names[] = {
-	"open",	  "openat", "openat2", "creat",	   "connect",
-	"sendto", "sendmsg", "execve", "execveat", "io_uring_setup",
+    "open",   "openat",	 "openat2", "creat",	"connect",
+    "sendto", "sendmsg", "execve",  "execveat", "io_uring_setup",
 };
 
 static const struct {
 	const char *name;
 	int sig;
 } signal_names[] = {
-	{ "KILL", SIGKILL }, { "TERM", SIGTERM }, { "INT", SIGINT },   { "QUIT", SIGQUIT },
-	{ "ABRT", SIGABRT }, { "HUP", SIGHUP },	  { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
-	{ "STOP", SIGSTOP }, { "SEGV", SIGSEGV }, { "SYS", SIGSYS },
+    {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT},   {"QUIT", SIGQUIT},
+    {"ABRT", SIGABRT}, {"HUP", SIGHUP},	  {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+    {"STOP", SIGSTOP}, {"SEGV", SIGSEGV}, {"SYS", SIGSYS},
 };
 
 const char *pysec_action_name(int action)
@@ -83,7 +83,7 @@ uint32_t pysec_finding_parse(const char *s)
 /* ---- errors */
 
 __attribute__((format(printf, 4, 5))) static int fail(struct parser *ps, const yaml_node_t *n,
-						       const char *hint, const char *fmt, ...)
+						      const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -117,7 +117,7 @@ static yaml_node_t *node(struct parser *ps, int i)
 
 static const char *type_name(const yaml_node_t *n)
 {
-	return n->type == YAML_SCALAR_NODE	 ? "a scalar"
+	return n->type == YAML_SCALAR_NODE     ? "a scalar"
 	       : n->type == YAML_SEQUENCE_NODE ? "a list"
 					       : "a mapping";
 }
@@ -174,8 +174,10 @@ static int for_each(struct parser *ps, yaml_node_t *n, const char *key,
 		    int (*fn)(struct parser *, yaml_node_t *, const char *, void *), void *arg)
 {
 	if (n->type == YAML_MAPPING_NODE)
-		return fail(ps, n, "write a value or a list of values", "'%s' must be a value or "
-			    "a list, not a mapping", key);
+		return fail(ps, n, "write a value or a list of values",
+			    "'%s' must be a value or "
+			    "a list, not a mapping",
+			    key);
 	if (n->type == YAML_SCALAR_NODE)
 		return fn(ps, n, key, arg);
 	yaml_node_item_t *it = n->data.sequence.items.start, *top = n->data.sequence.items.top;
@@ -189,10 +191,13 @@ static int for_each(struct parser *ps, yaml_node_t *n, const char *key,
 		yaml_node_t *c = node(ps, *it);
 
 		if (!c || ++ps->items > ITEMS_MAX)
-			return fail(ps, n, "split the policy", "the policy has too many list items");
+			return fail(ps, n, "split the policy",
+				    "the policy has too many list items");
 		if (c->type != YAML_SCALAR_NODE)
-			return fail(ps, c, "lists hold plain values here", "items of '%s' must be "
-				    "values, not %s", key, type_name(c));
+			return fail(ps, c, "lists hold plain values here",
+				    "items of '%s' must be "
+				    "values, not %s",
+				    key, type_name(c));
 		if (fn(ps, c, key, arg) < 0)
 			return -1;
 	}
@@ -237,14 +242,18 @@ static int parse_glob(struct parser *ps, yaml_node_t *n, const char *key, void *
 	if (!s)
 		return -1;
 	if ((why = pysec_glob_check(s, &col)) != NULL)
-		return fail(ps, n, "globs: * (not across '/' in paths), ** (across), ?, [a-z], [!x], "
-			    "\\ escapes", "bad glob '%s' in '%s': %s at offset %zu", s, key, why,
-			    col);
+		return fail(ps, n,
+			    "globs: * (not across '/' in paths), ** (across), ?, [a-z], [!x], "
+			    "\\ escapes",
+			    "bad glob '%s' in '%s': %s at offset %zu", s, key, why, col);
 	if (g->kind == PYSEC_M_PATH && s[0] != '/' && s[0] != '*')
-		return fail(ps, n, "paths are matched absolute and normalized: start with '/' "
-			    "or '**'", "path pattern '%s' is relative", s);
+		return fail(ps, n,
+			    "paths are matched absolute and normalized: start with '/' "
+			    "or '**'",
+			    "path pattern '%s' is relative", s);
 	if (g->kind == PYSEC_M_S_EXE && s[0] != '/' && s[0] != '*')
-		return fail(ps, n, "scope.exe is the process's absolute executable "
+		return fail(ps, n,
+			    "scope.exe is the process's absolute executable "
 			    "(/proc/PID/exe): start with '/' or '*'",
 			    "scope exe pattern '%s' is relative", s);
 	if (push_str(g->list, s) < 0)
@@ -312,7 +321,7 @@ static int parse_host(struct parser *ps, yaml_node_t *n, const char *key, void *
 {
 	struct pysec_rule *r = arg;
 	const char *s = scalar(ps, n, key), *slash;
-	struct pysec_hostpat h = { 0 };
+	struct pysec_hostpat h = {0};
 	char addr[64];
 
 	if (!s)
@@ -340,7 +349,8 @@ static int parse_host(struct parser *ps, yaml_node_t *n, const char *key, void *
 			errno = 0;
 			pfx = strtol(slash + 1, &end, 10);
 			if (!slash[1] || *end || errno || pfx < 0 || pfx > (long)h.prefix)
-				return fail(ps, n, "the prefix length is 0-32 for IPv4, 0-128 for IPv6",
+				return fail(ps, n,
+					    "the prefix length is 0-32 for IPv4, 0-128 for IPv6",
 					    "bad CIDR '%s': bad prefix length", s);
 			h.prefix = (unsigned)pfx;
 			uint8_t net[16];
@@ -349,7 +359,8 @@ static int parse_host(struct parser *ps, yaml_node_t *n, const char *key, void *
 			for (unsigned b = h.prefix; b < (h.family == 4 ? 32u : 128u); b++)
 				net[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 			if (memcmp(net, h.addr, 16))
-				return fail(ps, n, "clear the host bits (10.1.2.0/24, not 10.1.2.3/24)",
+				return fail(ps, n,
+					    "clear the host bits (10.1.2.0/24, not 10.1.2.3/24)",
 					    "bad CIDR '%s': host bits set", s);
 		}
 	} else {
@@ -361,8 +372,10 @@ static int parse_host(struct parser *ps, yaml_node_t *n, const char *key, void *
 			      (*c >= '0' && *c <= '9') || strchr(".-_*?[]!<>", *c)))
 				why = "character not allowed in a host name";
 		if (why)
-			return fail(ps, n, "a host is an address, a CIDR, or a host-name glob "
-				    "(*.example.com)", "bad host '%s': %s", s, why);
+			return fail(ps, n,
+				    "a host is an address, a CIDR, or a host-name glob "
+				    "(*.example.com)",
+				    "bad host '%s': %s", s, why);
 	}
 	h.text = strdup(s);
 	struct pysec_hostpat *v = realloc(r->hosts, (r->nhosts + 1) * sizeof(*v));
@@ -402,9 +415,12 @@ static int parse_syscall(struct parser *ps, yaml_node_t *n, const char *key, voi
 		return -1;
 	for (size_t i = 0; i < sizeof(syscall_names) / sizeof(syscall_names[0]); i++)
 		if (!strcmp(s, syscall_names[i]))
-			return push_str(&r->syscalls, s) < 0 ? fail(ps, n, NULL, "out of memory") : 0;
-	return fail(ps, n, "monitored syscalls: open, openat, openat2, creat, connect, sendto, "
-		    "sendmsg, execve, execveat, io_uring_setup", "unknown syscall '%s'", s);
+			return push_str(&r->syscalls, s) < 0 ? fail(ps, n, NULL, "out of memory")
+							     : 0;
+	return fail(ps, n,
+		    "monitored syscalls: open, openat, openat2, creat, connect, sendto, "
+		    "sendmsg, execve, execveat, io_uring_setup",
+		    "unknown syscall '%s'", s);
 }
 
 static int parse_signal(struct parser *ps, yaml_node_t *n, int *sig)
@@ -523,17 +539,17 @@ static int parse_scope(struct parser *ps, yaml_node_t *n, struct pysec_rule *r)
 	     p++) {
 		yaml_node_t *k = node(ps, p->key), *v = node(ps, p->value);
 		const char *key = k ? scalar(ps, k, "scope key") : NULL;
-		struct glob_arg g = { 0 };
-		struct range_arg ra = { &r->uids, &r->nuids, UINT32_MAX - 1 };
+		struct glob_arg g = {0};
+		struct range_arg ra = {&r->uids, &r->nuids, UINT32_MAX - 1};
 
 		if (!key || !v)
 			return -1;
 		if (!strcmp(key, "exe")) {
-			g = (struct glob_arg){ &r->s_exe, PYSEC_M_S_EXE };
+			g = (struct glob_arg){&r->s_exe, PYSEC_M_S_EXE};
 		} else if (!strcmp(key, "script")) {
-			g = (struct glob_arg){ &r->s_script, PYSEC_M_S_SCRIPT };
+			g = (struct glob_arg){&r->s_script, PYSEC_M_S_SCRIPT};
 		} else if (!strcmp(key, "cgroup")) {
-			g = (struct glob_arg){ &r->s_cgroup, PYSEC_M_S_CGROUP };
+			g = (struct glob_arg){&r->s_cgroup, PYSEC_M_S_CGROUP};
 		} else if (!strcmp(key, "uid")) {
 			if (r->nuids)
 				return fail(ps, k, NULL, "duplicate key 'uid'");
@@ -557,17 +573,16 @@ static const struct {
 	const char *key;
 	int audit, finding;
 } rule_keys[] = {
-	{ "id", 1, 1 },	    { "action", 1, 1 }, { "signal", 1, 1 }, { "description", 1, 1 },
-	{ "event", 1, 0 },  { "path", 1, 1 },	{ "host", 1, 1 },   { "port", 1, 1 },
-	{ "exe", 1, 0 },    { "argv", 1, 0 },	{ "module", 1, 0 }, { "finding", 0, 1 },
-	{ "syscall", 0, 1 }, { "scope", 1, 1 },
+    {"id", 1, 1},     {"action", 1, 1},	 {"signal", 1, 1},  {"description", 1, 1}, {"event", 1, 0},
+    {"path", 1, 1},   {"host", 1, 1},	 {"port", 1, 1},    {"exe", 1, 0},	   {"argv", 1, 0},
+    {"module", 1, 0}, {"finding", 0, 1}, {"syscall", 0, 1}, {"scope", 1, 1},
 };
 
 static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 		      const struct pysec_policy *p)
 {
 	yaml_node_t *action_node = NULL, *signal_node = NULL, *id_node = NULL;
-	yaml_node_t *keynodes[sizeof(rule_keys) / sizeof(rule_keys[0])] = { 0 };
+	yaml_node_t *keynodes[sizeof(rule_keys) / sizeof(rule_keys[0])] = {0};
 	int is_finding = 0;
 
 	r->line = (unsigned)n->start_mark.line + 1;
@@ -589,7 +604,8 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 			if (!strcmp(key, rule_keys[i].key))
 				break;
 		if (i == sizeof(rule_keys) / sizeof(rule_keys[0]))
-			return fail(ps, k, "rule keys: id, action, signal, description, event, "
+			return fail(ps, k,
+				    "rule keys: id, action, signal, description, event, "
 				    "path, host, port, exe, argv, module, finding, syscall, scope",
 				    "unknown key '%s' in rule", key);
 		if (keynodes[i])
@@ -602,11 +618,13 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 		if (!keynodes[i])
 			continue;
 		if (is_finding && !rule_keys[i].finding)
-			return fail(ps, keynodes[i], "finding rules narrow by syscall, path, host, "
+			return fail(ps, keynodes[i],
+				    "finding rules narrow by syscall, path, host, "
 				    "port and scope; audit-event matchers go in another rule",
 				    "'%s' cannot be used in a finding rule", rule_keys[i].key);
 		if (!is_finding && !rule_keys[i].audit)
-			return fail(ps, keynodes[i], "add 'finding: bypass' (or hook_cleared, "
+			return fail(ps, keynodes[i],
+				    "add 'finding: bypass' (or hook_cleared, "
 				    "hook_missing, tamper) to make it a finding rule",
 				    "'%s' is only for finding rules", rule_keys[i].key);
 	}
@@ -614,8 +632,8 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 	     pr++) {
 		yaml_node_t *k = node(ps, pr->key), *v = node(ps, pr->value);
 		const char *key = (const char *)k->data.scalar.value;
-		struct glob_arg g = { NULL, 0 };
-		struct range_arg ra = { &r->ports, &r->nports, 65535 };
+		struct glob_arg g = {NULL, 0};
+		struct range_arg ra = {&r->ports, &r->nports, 65535};
 		const char *s;
 		int rc = 0;
 
@@ -631,7 +649,8 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 				if (p->rules[j].id && !strcmp(p->rules[j].id, s)) {
 					char hint[96];
 
-					snprintf(hint, sizeof(hint), "the first is the rule at line %u",
+					snprintf(hint, sizeof(hint),
+						 "the first is the rule at line %u",
 						 p->rules[j].line);
 					return fail(ps, v, hint, "duplicate rule id '%s'", s);
 				}
@@ -652,15 +671,15 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 			signal_node = v;
 			continue;
 		} else if (!strcmp(key, "event")) {
-			g = (struct glob_arg){ &r->events, PYSEC_M_EVENT };
+			g = (struct glob_arg){&r->events, PYSEC_M_EVENT};
 		} else if (!strcmp(key, "path")) {
-			g = (struct glob_arg){ &r->paths, PYSEC_M_PATH };
+			g = (struct glob_arg){&r->paths, PYSEC_M_PATH};
 		} else if (!strcmp(key, "exe")) {
-			g = (struct glob_arg){ &r->exes, PYSEC_M_EXE };
+			g = (struct glob_arg){&r->exes, PYSEC_M_EXE};
 		} else if (!strcmp(key, "argv")) {
-			g = (struct glob_arg){ &r->argv, PYSEC_M_ARGV };
+			g = (struct glob_arg){&r->argv, PYSEC_M_ARGV};
 		} else if (!strcmp(key, "module")) {
-			g = (struct glob_arg){ &r->modules, PYSEC_M_MODULE };
+			g = (struct glob_arg){&r->modules, PYSEC_M_MODULE};
 		} else if (!strcmp(key, "host")) {
 			rc = for_each(ps, v, key, parse_host, r);
 		} else if (!strcmp(key, "port")) {
@@ -695,9 +714,11 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 		return fail(ps, action_node, "action: allow, log, deny or kill",
 			    "unknown action '%s'", a);
 	if (is_finding && r->action == PYSEC_ACT_DENY)
-		return fail(ps, action_node, "a finding is a syscall the kernel already saw: use "
+		return fail(ps, action_node,
+			    "a finding is a syscall the kernel already saw: use "
 			    "kill (the kernel refuses what it can and signals the rest), log or "
-			    "allow", "'deny' is for audit events, not findings");
+			    "allow",
+			    "'deny' is for audit events, not findings");
 	if (signal_node && r->action != PYSEC_ACT_KILL)
 		return fail(ps, signal_node, "remove 'signal', or make the action kill",
 			    "'signal' is only for action kill");
@@ -721,9 +742,11 @@ static int parse_rule(struct parser *ps, yaml_node_t *n, struct pysec_rule *r,
 			int g = __builtin_ctz(ag);
 
 			events_with(1u << g, list, sizeof(list));
-			snprintf(hint, sizeof(hint), "'%s' is an argument of: %s", group_key(g), list);
+			snprintf(hint, sizeof(hint), "'%s' is an argument of: %s", group_key(g),
+				 list);
 			return fail(ps, keynodes[4], hint,
-				    "no event of rule '%s' has all of its argument matchers", r->id);
+				    "no event of rule '%s' has all of its argument matchers",
+				    r->id);
 		}
 	}
 	if (is_finding && (r->exes.n || r->modules.n))
@@ -773,7 +796,8 @@ static int parse_top(struct parser *ps, struct pysec_policy *p)
 			else if (!strcmp(s, "enforce"))
 				p->mode = PYSEC_CTL_ENFORCE;
 			else
-				return fail(ps, v, "mode: observe (report only) or enforce (deny, kill)",
+				return fail(ps, v,
+					    "mode: observe (report only) or enforce (deny, kill)",
 					    "unknown mode '%s'", s);
 		} else if (!strcmp(key, "default")) {
 			if (!(s = scalar(ps, v, key)))
@@ -783,19 +807,23 @@ static int parse_top(struct parser *ps, struct pysec_policy *p)
 			else if (!strcmp(s, "log"))
 				p->default_action = PYSEC_ACT_LOG;
 			else if (!strcmp(s, "deny") || !strcmp(s, "kill"))
-				return fail(ps, v, "a default deny would refuse every audit event "
-					    "(imports, compile, ...): write deny rules for what you "
-					    "mean, e.g. event: \"socket.*\"",
-					    "default must be allow or log, not '%s'", s);
+				return fail(
+				    ps, v,
+				    "a default deny would refuse every audit event "
+				    "(imports, compile, ...): write deny rules for what you "
+				    "mean, e.g. event: \"socket.*\"",
+				    "default must be allow or log, not '%s'", s);
 			else
-				return fail(ps, v, "default: allow or log", "unknown default '%s'", s);
+				return fail(ps, v, "default: allow or log", "unknown default '%s'",
+					    s);
 		} else if (!strcmp(key, "description")) {
 			if (!(s = scalar(ps, v, key)) || !(p->description = strdup(s)))
 				return -1;
 		} else if (!strcmp(key, "rules")) {
 			rules = v;
 		} else {
-			return fail(ps, k, "top-level keys: version, mode, default, description, rules",
+			return fail(ps, k,
+				    "top-level keys: version, mode, default, description, rules",
 				    "unknown key '%s'", key);
 		}
 	}
@@ -862,7 +890,7 @@ void pysec_policy_free(struct pysec_policy *p)
 
 static int compile_self(struct pysec_policy *p)
 {
-	struct pysec_evfilter all = { .all = 1 };
+	struct pysec_evfilter all = {.all = 1};
 	const char *why;
 	unsigned n = 0;
 
@@ -879,7 +907,7 @@ static int compile_self(struct pysec_policy *p)
 struct pysec_policy *pysec_policy_load_buf(const char *buf, size_t len,
 					   struct pysec_policy_error *err)
 {
-	struct parser ps = { .err = err };
+	struct parser ps = {.err = err};
 	yaml_parser_t yp;
 	struct pysec_policy *p;
 	int ok;
@@ -922,8 +950,7 @@ struct pysec_policy *pysec_policy_load_buf(const char *buf, size_t len,
 			if (r2) {
 				err->line = (unsigned)r2->start_mark.line + 1;
 				err->col = (unsigned)r2->start_mark.column + 1;
-				snprintf(err->msg, sizeof(err->msg),
-					 "more than one YAML document");
+				snprintf(err->msg, sizeof(err->msg), "more than one YAML document");
 				snprintf(err->hint, sizeof(err->hint),
 					 "a policy file holds one document; remove the '---'");
 				ok = 0;
@@ -972,8 +999,7 @@ struct pysec_policy *pysec_policy_load_file(const char *path, struct pysec_polic
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		return NULL;
 	}
-	while (got < (size_t)st.st_size &&
-	       (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)n;
 	close(fd);
 	struct pysec_policy *p = pysec_policy_load_buf(buf, got, err);
@@ -983,29 +1009,29 @@ struct pysec_policy *pysec_policy_load_file(const char *path, struct pysec_polic
 }
 
 static const char default_policy[] =
-	"version: 1\n"
-	"description: \"pysectrace's built-in policy: stop native code that escapes the audit "
-	"layer, log everything audited\"\n"
-	"mode: enforce\n"
-	"default: log\n"
-	"rules:\n"
-	"  - id: kill-bypass\n"
-	"    description: \"a monitored syscall no audit event announced (ctypes, C extension, "
-	"shellcode)\"\n"
-	"    action: kill\n"
-	"    finding: bypass\n"
-	"  - id: kill-hook-cleared\n"
-	"    description: \"native activity after the interpreter cleared its audit hooks\"\n"
-	"    action: kill\n"
-	"    finding: hook_cleared\n"
-	"  - id: kill-hook-missing\n"
-	"    description: \"a Python process that should carry the hook but never armed it\"\n"
-	"    action: kill\n"
-	"    finding: hook_missing\n"
-	"  - id: kill-tamper\n"
-	"    description: \"writes aimed at the audit machinery (hook list, /proc/PID/mem)\"\n"
-	"    action: kill\n"
-	"    finding: tamper\n";
+    "version: 1\n"
+    "description: \"pysectrace's built-in policy: stop native code that escapes the audit "
+    "layer, log everything audited\"\n"
+    "mode: enforce\n"
+    "default: log\n"
+    "rules:\n"
+    "  - id: kill-bypass\n"
+    "    description: \"a monitored syscall no audit event announced (ctypes, C extension, "
+    "shellcode)\"\n"
+    "    action: kill\n"
+    "    finding: bypass\n"
+    "  - id: kill-hook-cleared\n"
+    "    description: \"native activity after the interpreter cleared its audit hooks\"\n"
+    "    action: kill\n"
+    "    finding: hook_cleared\n"
+    "  - id: kill-hook-missing\n"
+    "    description: \"a Python process that should carry the hook but never armed it\"\n"
+    "    action: kill\n"
+    "    finding: hook_missing\n"
+    "  - id: kill-tamper\n"
+    "    description: \"writes aimed at the audit machinery (hook list, /proc/PID/mem)\"\n"
+    "    action: kill\n"
+    "    finding: tamper\n";
 
 struct pysec_policy *pysec_policy_default(void)
 {

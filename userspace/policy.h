@@ -16,7 +16,7 @@
 #include "../hookmod/rulematch.h"
 
 #define PYSEC_POLICY_FILE_MAX (1u << 20)
-#define PYSEC_POLICY_ID_MAX 64
+#define PYSEC_POLICY_ID_MAX   64
 
 /* Kernel findings a rule can name (bits). */
 enum pysec_finding {
@@ -45,8 +45,8 @@ struct pysec_hostpat {
 struct pysec_rule {
 	char *id;
 	char *description;
-	int action; /* enum pysec_action */
-	int signal; /* PYSEC_ACT_KILL: the signal number */
+	int action;	    /* enum pysec_action */
+	int signal;	    /* PYSEC_ACT_KILL: the signal number */
 	unsigned line, col; /* where the rule starts (1-based) */
 	uint32_t findings;  /* PYSEC_FIND_*; 0: an audit-event rule */
 	struct pysec_strlist events, paths, exes, argv, modules, syscalls;
@@ -62,7 +62,7 @@ struct pysec_rule {
 
 struct pysec_policy {
 	int version;
-	int mode;           /* PYSEC_CTL_OBSERVE | PYSEC_CTL_ENFORCE */
+	int mode;	    /* PYSEC_CTL_OBSERVE | PYSEC_CTL_ENFORCE */
 	int default_action; /* PYSEC_ACT_ALLOW | PYSEC_ACT_LOG */
 	char *description;
 	struct pysec_rule *rules;
@@ -116,12 +116,12 @@ const struct pysec_rule *pysec_policy_match_event(const struct pysec_policy *p, 
 
 /* A kernel finding, as the classifier reports it. */
 struct pysec_finding_q {
-	uint32_t kind;       /* PYSEC_FIND_* */
+	uint32_t kind;	     /* PYSEC_FIND_* */
 	const char *syscall; /* "openat", "connect", ...; NULL for none */
 	const char *path;    /* file, unix socket or program path; NULL for none */
-	int family;          /* 4|6 with addr, 0 for none */
+	int family;	     /* 4|6 with addr, 0 for none */
 	uint8_t addr[16];
-	int port;            /* -1 for none */
+	int port; /* -1 for none */
 	struct pysec_procid proc;
 };
 

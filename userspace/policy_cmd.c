@@ -18,27 +18,26 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pysectrace policy check FILE\n"
-		"       pysectrace policy explain FILE [SCOPE] EVENT [ARG...]\n"
-		"       pysectrace policy explain FILE [SCOPE] --finding KIND [--syscall NAME]\n"
-		"                                 [--path PATH] [--addr ADDRESS] [--port N]\n"
-		"       pysectrace policy default\n"
-		"       pysectrace policy install [--enforce|--observe] FILE\n"
-		"       pysectrace policy uninstall\n\n"
-		"check      exit 0 when FILE is a valid policy, 1 when not (each error with\n"
-		"           FILE:LINE:COLUMN and a hint), 2 when FILE cannot be read\n"
-		"explain    which rule decides an audit event (EVENT with its arguments; each\n"
-		"           ARG is JSON when it parses as JSON, else a string) or a kernel\n"
-		"           finding, and why each earlier rule does not\n"
-		"           SCOPE: --exe PATH --script PATH --uid N --cgroup PATH --cwd DIR\n"
-		"           (the process the event comes from; unknown when not given)\n"
-		"default    print the built-in policy (what `run --enforce` applies)\n"
-		"install    compile FILE for the hook and publish it host-wide at\n"
-		"           " PYSEC_CTL_HOST_PATH ": every hooked Python started from\n"
-		"           then on denies what its rules deny, with no tracer attached\n"
-		"uninstall  withdraw it (hooks that mapped it stop applying it)\n\n"
-		"The policy language: docs/policy.md.  Example: examples/*.yaml.\n");
+	fprintf(f, "usage: pysectrace policy check FILE\n"
+		   "       pysectrace policy explain FILE [SCOPE] EVENT [ARG...]\n"
+		   "       pysectrace policy explain FILE [SCOPE] --finding KIND [--syscall NAME]\n"
+		   "                                 [--path PATH] [--addr ADDRESS] [--port N]\n"
+		   "       pysectrace policy default\n"
+		   "       pysectrace policy install [--enforce|--observe] FILE\n"
+		   "       pysectrace policy uninstall\n\n"
+		   "check      exit 0 when FILE is a valid policy, 1 when not (each error with\n"
+		   "           FILE:LINE:COLUMN and a hint), 2 when FILE cannot be read\n"
+		   "explain    which rule decides an audit event (EVENT with its arguments; each\n"
+		   "           ARG is JSON when it parses as JSON, else a string) or a kernel\n"
+		   "           finding, and why each earlier rule does not\n"
+		   "           SCOPE: --exe PATH --script PATH --uid N --cgroup PATH --cwd DIR\n"
+		   "           (the process the event comes from; unknown when not given)\n"
+		   "default    print the built-in policy (what `run --enforce` applies)\n"
+		   "install    compile FILE for the hook and publish it host-wide at\n"
+		   "           " PYSEC_CTL_HOST_PATH ": every hooked Python started from\n"
+		   "           then on denies what its rules deny, with no tracer attached\n"
+		   "uninstall  withdraw it (hooks that mapped it stop applying it)\n\n"
+		   "The policy language: docs/policy.md.  Example: examples/*.yaml.\n");
 }
 
 static int do_check(int argc, char **argv)
@@ -116,19 +115,20 @@ static void print_evargs(const struct pysec_evargs *ev)
 		printf("  module: %s\n", ev->module);
 	for (int g = 0; g < 32; g++)
 		if (ev->unknown & (1u << g))
-			printf("  (an argument of group %d cannot be read: deny/kill rules match it)\n",
+			printf("  (an argument of group %d cannot be read: deny/kill rules match "
+			       "it)\n",
 			       g);
 }
 
 static const char *group_name(int g)
 {
 	static const char *const names[PYSEC_M_MAX] = {
-		[PYSEC_M_EVENT] = "event",	   [PYSEC_M_PATH] = "path",
-		[PYSEC_M_HOSTNAME] = "host",	   [PYSEC_M_CIDR] = "host",
-		[PYSEC_M_PORT] = "port",	   [PYSEC_M_EXE] = "exe",
-		[PYSEC_M_ARGV] = "argv",	   [PYSEC_M_MODULE] = "module",
-		[PYSEC_M_S_EXE] = "scope.exe",	   [PYSEC_M_S_SCRIPT] = "scope.script",
-		[PYSEC_M_S_UID] = "scope.uid",	   [PYSEC_M_S_CGROUP] = "scope.cgroup",
+	    [PYSEC_M_EVENT] = "event",	   [PYSEC_M_PATH] = "path",
+	    [PYSEC_M_HOSTNAME] = "host",   [PYSEC_M_CIDR] = "host",
+	    [PYSEC_M_PORT] = "port",	   [PYSEC_M_EXE] = "exe",
+	    [PYSEC_M_ARGV] = "argv",	   [PYSEC_M_MODULE] = "module",
+	    [PYSEC_M_S_EXE] = "scope.exe", [PYSEC_M_S_SCRIPT] = "scope.script",
+	    [PYSEC_M_S_UID] = "scope.uid", [PYSEC_M_S_CGROUP] = "scope.cgroup",
 	};
 
 	return g > 0 && g < PYSEC_M_MAX && names[g] ? names[g] : "?";
@@ -166,9 +166,9 @@ static int explain_event(const struct pysec_policy *p, const struct pysec_procid
 	for (int i = 1; i < argc; i++)
 		json_object_array_add(args, arg_value(argv[i]));
 	pysec_evargs_from_json(event, args, cwd, &ev, scratch, sizeof(scratch));
-	printf("event %s %s\n", event, json_object_to_json_string_ext(args,
-								       JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("event %s %s\n", event,
+	       json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE));
 	print_evargs(&ev);
 	for (uint32_t i = 0; i < p->ctl.hdr->nrules && !hit; i++) {
 		const struct pysec_rule *r = &p->rules[p->ctl_rule[i]];
@@ -212,14 +212,14 @@ static int parse_addr(const char *s, struct pysec_finding_q *q)
 static int do_explain(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "exe", required_argument, NULL, 'e' },     { "script", required_argument, NULL, 's' },
-		{ "uid", required_argument, NULL, 'u' },     { "cgroup", required_argument, NULL, 'g' },
-		{ "cwd", required_argument, NULL, 'c' },     { "finding", required_argument, NULL, 'f' },
-		{ "syscall", required_argument, NULL, 'y' }, { "path", required_argument, NULL, 'p' },
-		{ "addr", required_argument, NULL, 'a' },    { "port", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
+	    {"exe", required_argument, NULL, 'e'},     {"script", required_argument, NULL, 's'},
+	    {"uid", required_argument, NULL, 'u'},     {"cgroup", required_argument, NULL, 'g'},
+	    {"cwd", required_argument, NULL, 'c'},     {"finding", required_argument, NULL, 'f'},
+	    {"syscall", required_argument, NULL, 'y'}, {"path", required_argument, NULL, 'p'},
+	    {"addr", required_argument, NULL, 'a'},    {"port", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
-	struct pysec_finding_q q = { .port = -1 };
+	struct pysec_finding_q q = {.port = -1};
 	struct pysec_policy_error err;
 	struct pysec_policy *p;
 	char cwdbuf[PATH_MAX];
@@ -249,8 +249,10 @@ static int do_explain(int argc, char **argv)
 				break;
 			case 'f':
 				if (!(q.kind = pysec_finding_parse(optarg))) {
-					pysec_err("--finding: bypass, hook_cleared, hook_missing or tamper, "
-						  "not '%s'", optarg);
+					pysec_err("--finding: bypass, hook_cleared, hook_missing "
+						  "or tamper, "
+						  "not '%s'",
+						  optarg);
 					return 2;
 				}
 				break;
@@ -354,8 +356,8 @@ static int do_install(int argc, char **argv)
 		pysec_policy_error_print(stderr, argv[1], &err);
 		return err.unreadable ? 2 : 1;
 	}
-	rc = pysec_policy_publish(p, mode < 0 ? p->mode : mode, PYSEC_SHOW_ALL,
-				  PYSEC_CTL_HOST_PATH);
+	rc =
+	    pysec_policy_publish(p, mode < 0 ? p->mode : mode, PYSEC_SHOW_ALL, PYSEC_CTL_HOST_PATH);
 	if (rc < 0)
 		pysec_err("cannot write %s: %s", PYSEC_CTL_HOST_PATH, strerror(errno));
 	else
@@ -385,9 +387,8 @@ int cmd_policy(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} subs[] = {
-		{ "check", do_check },	   { "explain", do_explain },
-		{ "default", do_default }, { "install", do_install },
-		{ "uninstall", do_uninstall },
+	    {"check", do_check},     {"explain", do_explain},	  {"default", do_default},
+	    {"install", do_install}, {"uninstall", do_uninstall},
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

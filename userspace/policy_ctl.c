@@ -90,7 +90,7 @@ static void name_add(struct names *ns, const char *s)
 static void add_globs(struct buf *m, struct buf *st, int kind, const struct pysec_strlist *l)
 {
 	for (unsigned i = 0; i < l->n; i++) {
-		struct pysec_ctl_matcher x = { .kind = (uint16_t)kind, .str = str_add(st, l->v[i]) };
+		struct pysec_ctl_matcher x = {.kind = (uint16_t)kind, .str = str_add(st, l->v[i])};
 
 		buf_add(m, &x, sizeof(x));
 	}
@@ -99,7 +99,7 @@ static void add_globs(struct buf *m, struct buf *st, int kind, const struct pyse
 static void add_ranges(struct buf *m, int kind, const struct pysec_range *r, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		struct pysec_ctl_matcher x = { .kind = (uint16_t)kind, .lo = r[i].lo, .hi = r[i].hi };
+		struct pysec_ctl_matcher x = {.kind = (uint16_t)kind, .lo = r[i].lo, .hi = r[i].hi};
 
 		buf_add(m, &x, sizeof(x));
 	}
@@ -114,7 +114,7 @@ static uint32_t add_matchers(struct buf *m, struct buf *st, const struct pysec_r
 	add_globs(m, st, PYSEC_M_PATH, &r->paths);
 	for (unsigned i = 0; i < r->nhosts; i++) {
 		const struct pysec_hostpat *h = &r->hosts[i];
-		struct pysec_ctl_matcher x = { 0 };
+		struct pysec_ctl_matcher x = {0};
 
 		if (h->family) {
 			x.kind = PYSEC_M_CIDR;
@@ -184,9 +184,9 @@ static int in_filter(const struct pysec_evfilter *f, const char *name)
 void *pysec_policy_compile(const struct pysec_policy *p, int mode, const struct pysec_evfilter *f,
 			   size_t *size)
 {
-	struct buf rules = { 0 }, m = { 0 }, idx = { 0 }, st = { 0 }, out = { 0 };
-	struct names ns = { 0 };
-	struct pysec_ctl_hdr h = { 0 };
+	struct buf rules = {0}, m = {0}, idx = {0}, st = {0}, out = {0};
+	struct names ns = {0};
+	struct pysec_ctl_hdr h = {0};
 	struct pysec_ctl_event *ev = NULL;
 	uint32_t *audit = calloc(p->nrules ? p->nrules : 1, sizeof(*audit)), na = 0;
 	size_t nshape;
@@ -198,7 +198,7 @@ void *pysec_policy_compile(const struct pysec_policy *p, int mode, const struct 
 	buf_add(&st, "", 1);
 	for (unsigned i = 0; i < p->nrules; i++) {
 		const struct pysec_rule *r = &p->rules[i];
-		struct pysec_ctl_rule cr = { 0 };
+		struct pysec_ctl_rule cr = {0};
 
 		if (r->findings)
 			continue;
@@ -387,9 +387,10 @@ static const char *sc_put(struct scratch *s, const char *src, size_t n)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-					       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-								     : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* argdecode's escaped bytes back to raw bytes; NULL when it holds a NUL or does not fit. */
@@ -405,8 +406,8 @@ static const char *unescape(struct scratch *s, const char *e)
 		if (e[i] == '\\' && e[i + 1] == '\\') {
 			out[o++] = '\\';
 			i++;
-		} else if (e[i] == '\\' && e[i + 1] == 'x' && i + 3 < n + 1 && hexval(e[i + 2]) >= 0 &&
-			   hexval(e[i + 3]) >= 0) {
+		} else if (e[i] == '\\' && e[i + 1] == 'x' && i + 3 < n + 1 &&
+			   hexval(e[i + 2]) >= 0 && hexval(e[i + 3]) >= 0) {
 			out[o++] = (char)(hexval(e[i + 2]) * 16 + hexval(e[i + 3]));
 			i += 3;
 		} else {
@@ -554,7 +555,7 @@ void pysec_evargs_from_json(const char *event, struct json_object *args, const c
 			    struct pysec_evargs *ev, char *scratch, size_t cap)
 {
 	const struct pysec_event_shape *sh = pysec_event_shape_of(event);
-	struct scratch s = { scratch, cap, 0 };
+	struct scratch s = {scratch, cap, 0};
 	struct json_object *a, *b;
 	const char *v;
 	int rc;
@@ -568,8 +569,9 @@ void pysec_evargs_from_json(const char *event, struct json_object *args, const c
 	switch (sh->shape) {
 	case PYSEC_SH_PATH:
 	case PYSEC_SH_DIR:
-		if (!a && (sh->shape != PYSEC_SH_DIR || !json_object_is_type(args, json_type_array) ||
-			   json_object_array_length(args) <= sh->a))
+		if (!a &&
+		    (sh->shape != PYSEC_SH_DIR || !json_object_is_type(args, json_type_array) ||
+		     json_object_array_length(args) <= sh->a))
 			break;
 		set_path(ev, 0, a, cwd, &s, sh->shape == PYSEC_SH_DIR);
 		if (sh->b != 0xff)
@@ -669,7 +671,8 @@ const char *pysec_policy_explain_finding(const struct pysec_rule *r,
 	if (r->nports) {
 		hit = 0;
 		for (unsigned i = 0; q->port >= 0 && i < r->nports; i++)
-			hit |= (uint32_t)q->port >= r->ports[i].lo && (uint32_t)q->port <= r->ports[i].hi;
+			hit |= (uint32_t)q->port >= r->ports[i].lo &&
+			       (uint32_t)q->port <= r->ports[i].hi;
 		if (!hit)
 			return snprintf(buf, cap, "port %d is in none of its ranges", q->port), buf;
 	}
@@ -698,8 +701,8 @@ const struct pysec_rule *pysec_policy_match_finding(const struct pysec_policy *p
 	char why[256];
 
 	for (unsigned i = 0; i < p->nrules; i++)
-		if (p->rules[i].findings && !pysec_policy_explain_finding(&p->rules[i], q, why,
-									sizeof(why)))
+		if (p->rules[i].findings &&
+		    !pysec_policy_explain_finding(&p->rules[i], q, why, sizeof(why)))
 			return &p->rules[i];
 	return NULL;
 }

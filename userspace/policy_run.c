@@ -16,32 +16,32 @@
 
 /* Events userspace/classify.c and baseline.c take context from. */
 static const char *const classifier_events[] = {
-	"cpython._PySys_ClearAuditHooks",
-	"cpython.run_file",
-	"cpython.run_module",
-	"cpython.run_command",
-	"cpython.run_startup",
-	"cpython.run_stdin",
-	"cpython.run_interactivehook",
-	"ctypes.dlsym",
-	"ctypes.dlopen",
-	"sqlite3.connect",
-	"os.fork",
-	"os.forkpty",
-	"import",
-	"socket.bind",
-	"socket.getaddrinfo",
-	"socket.gethostbyname",
-	"socket.gethostbyname_ex",
-	"socket.gethostbyaddr",
-	"socket.getnameinfo",
-	"socket.getservbyname",
-	"socket.getservbyport",
-	"socket.__new__",
-	"syslog.openlog",
-	"syslog.syslog",
-	"syslog.closelog",
-	"syslog.setlogmask",
+    "cpython._PySys_ClearAuditHooks",
+    "cpython.run_file",
+    "cpython.run_module",
+    "cpython.run_command",
+    "cpython.run_startup",
+    "cpython.run_stdin",
+    "cpython.run_interactivehook",
+    "ctypes.dlsym",
+    "ctypes.dlopen",
+    "sqlite3.connect",
+    "os.fork",
+    "os.forkpty",
+    "import",
+    "socket.bind",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyname_ex",
+    "socket.gethostbyaddr",
+    "socket.getnameinfo",
+    "socket.getservbyname",
+    "socket.getservbyport",
+    "socket.__new__",
+    "syslog.openlog",
+    "syslog.syslog",
+    "syslog.closelog",
+    "syslog.setlogmask",
 };
 
 #define NAMES_MAX 4096
@@ -76,8 +76,8 @@ void *pysec_policy_compile_for(const struct pysec_policy *p, int mode, enum pyse
 			       size_t *size)
 {
 	const char **names = calloc(NAMES_MAX, sizeof(*names)), *quiet[64];
-	struct pysec_evfilter f = { 0 };
-	struct pysec_policy empty = { .version = 1 };
+	struct pysec_evfilter f = {0};
+	struct pysec_policy empty = {.version = 1};
 	size_t n = 0, nq = 0, nshape;
 	const struct pysec_event_shape *shapes = pysec_event_shapes(&nshape);
 	void *out;
@@ -90,7 +90,8 @@ void *pysec_policy_compile_for(const struct pysec_policy *p, int mode, enum pyse
 		f.all = 1;
 	} else {
 		n = pysec_announce_events(names, NAMES_MAX);
-		for (size_t i = 0; i < sizeof(classifier_events) / sizeof(classifier_events[0]); i++)
+		for (size_t i = 0; i < sizeof(classifier_events) / sizeof(classifier_events[0]);
+		     i++)
 			add(names, &n, classifier_events[i]);
 		for (unsigned i = 0; i < p->nrules; i++) {
 			const struct pysec_rule *r = &p->rules[i];

@@ -160,7 +160,7 @@ class PerPython(object):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pysectrace-pol-")
         cls.listener = Listener()
-        pol = setup_tree(cls.tmp, cls.listener.port)
+        pol = cls.pol = setup_tree(cls.tmp, cls.listener.port)
         cls.canary = os.path.join(cls.tmp, "canary")
         cls.res = U.trace([cls.PY, os.path.join(cls.tmp, "prog.py"), cls.canary,
                            str(cls.listener.port)], show="all", opts=["--policy", pol])
@@ -217,6 +217,28 @@ class PerPython(object):
     def test_program_continues(self):
         s = self.step("after")
         self.assertEqual(s.get("result"), "fine\n", s)
+
+    def test_hook_only_enforcement(self):
+        """policy install, no tracer: the preloaded hook alone denies."""
+        listener = Listener()
+        try:
+            _, rc, out, err, _ = U.run_cmd([U.tracer(), "policy", "install", self.pol])
+            self.assertEqual(rc, 0, err)
+            # the policy names the first listener's port; use it, nothing listens there now
+            _, rc, out, err, _ = U.run_cmd(
+                [self.PY, os.path.join(self.tmp, "prog.py"), self.canary,
+                 str(self.listener.port)], env=U.clean_env(LD_PRELOAD=U.hook_lib()))
+        finally:
+            subprocess.call([U.tracer(), "policy", "uninstall"])
+            listener.close()
+        self.assertEqual(rc, 0, err)
+        s = steps(out)
+        for name, rule in (("open", "no-canary"), ("connect", "no-listener"),
+                           ("exec", "no-true")):
+            self.assertTrue(s[name].get("denied"), "%s: %s: %r" % (self.LABEL, name, s))
+            self.assertIn(rule, s[name]["msg"])
+        self.assertEqual(s["after"].get("result"), "fine\n")
+        self.assertFalse(os.path.exists(HOST_CTL))
 
 
 def _make_python_classes():

@@ -13,15 +13,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "open", "socket.connect" };
-	struct pysec_evfilter f = { .fire_other = 1, .names = names, .n = 2 };
-	struct pysec_evargs ev = { .path = { "/etc/passwd", "/opt/app/x" }, .host = "10.0.0.1",
-				   .family = 4, .addr = { 10, 0, 0, 1 }, .port = 443,
-				   .exe = "/usr/bin/curl", .argv = "curl -d @x", .module = "ctypes",
-				   .unknown = 1u << PYSEC_M_PORT };
-	struct pysec_procid proc = { "/usr/bin/python3", "/app/main.py", "/jobs/a", 1000 };
-	static const char *const events[] = { "open", "socket.connect", "subprocess.Popen",
-					      "import", "compile", "ctypes.dlopen", "" };
+	static const char *const names[] = {"open", "socket.connect"};
+	struct pysec_evfilter f = {.fire_other = 1, .names = names, .n = 2};
+	struct pysec_evargs ev = {.path = {"/etc/passwd", "/opt/app/x"},
+				  .host = "10.0.0.1",
+				  .family = 4,
+				  .addr = {10, 0, 0, 1},
+				  .port = 443,
+				  .exe = "/usr/bin/curl",
+				  .argv = "curl -d @x",
+				  .module = "ctypes",
+				  .unknown = 1u << PYSEC_M_PORT};
+	struct pysec_procid proc = {"/usr/bin/python3", "/app/main.py", "/jobs/a", 1000};
+	static const char *const events[] = {
+	    "open", "socket.connect", "subprocess.Popen", "import", "compile", "ctypes.dlopen", ""};
 	struct pysec_policy_error err;
 	struct pysec_policy *p = pysec_policy_load_buf((const char *)data, size, &err);
 	struct pysec_ctl c;

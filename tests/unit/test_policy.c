@@ -33,8 +33,8 @@ static void expect_error(const char *text, unsigned line, unsigned col, const ch
 	if (p)
 		fail_msg("accepted, expected '%s' at %u:%u:\n%s", msg, line, col, text);
 	if (!strstr(err.msg, msg) || err.line != line || err.col != col)
-		fail_msg("got %u:%u '%s', expected %u:%u '%s'", err.line, err.col, err.msg, line, col,
-			 msg);
+		fail_msg("got %u:%u '%s', expected %u:%u '%s'", err.line, err.col, err.msg, line,
+			 col, msg);
 	assert_false(err.unreadable);
 }
 
@@ -73,7 +73,8 @@ static void test_errors_types(void **s)
 	expect_error("version: 2\nrules: []\n", 1, 10, "out of range");
 	expect_error("version: 1\nmode: loud\nrules: []\n", 2, 7, "unknown mode 'loud'");
 	expect_error("version: 1\nmode: [enforce]\nrules: []\n", 2, 7, "must be a string");
-	expect_error("version: 1\ndefault: deny\nrules: []\n", 2, 10, "default must be allow or log");
+	expect_error("version: 1\ndefault: deny\nrules: []\n", 2, 10,
+		     "default must be allow or log");
 	expect_error("version: 1\nrules: [5]\n", 2, 9, "a rule must be a mapping");
 	expect_error("version: 1\nrules:\n  - id: a\n    action: deny\n    event: {x: 1}\n", 5, 12,
 		     "not a mapping");
@@ -120,8 +121,8 @@ static void test_errors_values(void **s)
 		     "bad CIDR");
 	expect_error("version: 1\nrules:\n  - {id: a, action: deny, host: 10.1.2.3/24}\n", 3, 33,
 		     "host bits set");
-	expect_error("version: 1\nrules:\n  - {id: a, action: deny, host: \"fe80::zz/64\"}\n", 3, 33,
-		     "bad CIDR");
+	expect_error("version: 1\nrules:\n  - {id: a, action: deny, host: \"fe80::zz/64\"}\n", 3,
+		     33, "bad CIDR");
 	expect_error("version: 1\nrules:\n  - {id: a, action: deny, host: \"a b\"}\n", 3, 33,
 		     "bad host");
 	expect_error("version: 1\nrules:\n  - {id: a, action: deny, port: 70000}\n", 3, 33,
@@ -147,12 +148,14 @@ static void test_errors_findings(void **s)
 		     "unknown finding 'escape'");
 	expect_error("version: 1\nrules:\n  - {id: a, action: deny, finding: bypass}\n", 3, 21,
 		     "'deny' is for audit events");
-	expect_error("version: 1\nrules:\n  - {id: a, action: kill, finding: bypass, event: open}\n",
-		     3, 44, "'event' cannot be used in a finding rule");
+	expect_error(
+	    "version: 1\nrules:\n  - {id: a, action: kill, finding: bypass, event: open}\n", 3, 44,
+	    "'event' cannot be used in a finding rule");
 	expect_error("version: 1\nrules:\n  - {id: a, action: kill, syscall: openat}\n", 3, 27,
 		     "'syscall' is only for finding rules");
-	expect_error("version: 1\nrules:\n  - {id: a, action: kill, finding: bypass, syscall: read}\n",
-		     3, 53, "unknown syscall 'read'");
+	expect_error(
+	    "version: 1\nrules:\n  - {id: a, action: kill, finding: bypass, syscall: read}\n", 3,
+	    53, "unknown syscall 'read'");
 }
 
 static void test_unreadable_file(void **s)
@@ -180,7 +183,8 @@ static void test_limits(void **s)
 	free(big);
 	/* aliases cannot multiply the work past the item budget */
 	char buf[8192];
-	size_t o = (size_t)snprintf(buf, sizeof(buf), "version: 1\nrules:\n"
+	size_t o = (size_t)snprintf(buf, sizeof(buf),
+				    "version: 1\nrules:\n"
 				    "  - {id: r, action: log, event: &l [");
 
 	for (int i = 0; i < 1000; i++)
@@ -220,8 +224,10 @@ static void test_glob(void **s)
 	assert_true(pysec_glob_match("*.EXAMPLE.com", "db.example.COM", PYSEC_GLOB_FOLD));
 	assert_false(pysec_glob_match("*.example.com", "example.com", PYSEC_GLOB_FOLD));
 	/* pathological patterns stay polynomial */
-	assert_false(pysec_glob_match("/**a**a**a**a**a**a**a**b", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", P));
-	assert_false(pysec_glob_match("*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0));
+	assert_false(pysec_glob_match("/**a**a**a**a**a**a**a**b",
+				      "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", P));
+	assert_false(pysec_glob_match("*a*a*a*a*a*a*a*a*b",
+				      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0));
 	assert_null(pysec_glob_check("/a/[]x]", &col));
 	assert_non_null(pysec_glob_check("/a/[x", &col));
 	assert_int_equal(col, 3);
@@ -244,9 +250,11 @@ static void test_path_normalize(void **s)
 	assert_int_equal(pysec_path_normalize(".", "/", out, sizeof(out)), 0);
 	assert_string_equal(out, "/");
 	assert_int_equal(pysec_path_normalize("x", NULL, out, sizeof(out)), -1);
-	assert_int_equal(pysec_path_normalize("/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-					      NULL, out, sizeof(out)),
-			 -1);
+	assert_int_equal(
+	    pysec_path_normalize(
+		"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, out,
+		sizeof(out)),
+	    -1);
 }
 
 /* ---- matching */
@@ -257,7 +265,7 @@ static const char *decide(const struct pysec_policy *p, const char *event, const
 	static char scratch[8192];
 	struct json_object *args = json_tokener_parse(args_json);
 	struct pysec_evargs ev;
-	struct pysec_procid none = { .uid = -1 };
+	struct pysec_procid none = {.uid = -1};
 	const struct pysec_rule *r, *seq = NULL;
 
 	assert_non_null(args);
@@ -272,23 +280,24 @@ static const char *decide(const struct pysec_policy *p, const char *event, const
 	return r ? r->id : "-";
 }
 
-static const char WEB[] = "version: 1\n"
-			  "mode: enforce\n"
-			  "rules:\n"
-			  "  - {id: tree, action: allow, path: [\"/opt/app/**\", \"/usr/**\"]}\n"
-			  "  - {id: files, action: deny, path: \"/**\"}\n"
-			  "  - {id: db, action: allow, event: socket.connect, host: [10.0.0.0/24, "
-			  "db.internal, \"fd00::/8\"], port: 5432}\n"
-			  "  - {id: dns, action: allow, event: socket.getaddrinfo, port: [53, "
-			  "\"5000-5432\"]}\n"
-			  "  - {id: net, action: deny, event: \"socket.*\"}\n"
-			  "  - {id: curl, action: kill, signal: TERM, exe: curl}\n"
-			  "  - {id: rm, action: deny, exe: /bin/rm, argv: \"* -rf *\"}\n"
-			  "  - {id: ctypes, action: deny, event: import, module: [ctypes, \"_ctypes*\"]}\n"
-			  "  - {id: logall, action: log, event: [compile, \"myapp.*\"]}\n"
-			  "  - {id: bypass, action: kill, finding: bypass, syscall: [connect, sendto], "
-			  "host: 0.0.0.0/0}\n"
-			  "  - {id: tamper, action: kill, finding: [tamper, hook_cleared]}\n";
+static const char WEB[] =
+    "version: 1\n"
+    "mode: enforce\n"
+    "rules:\n"
+    "  - {id: tree, action: allow, path: [\"/opt/app/**\", \"/usr/**\"]}\n"
+    "  - {id: files, action: deny, path: \"/**\"}\n"
+    "  - {id: db, action: allow, event: socket.connect, host: [10.0.0.0/24, "
+    "db.internal, \"fd00::/8\"], port: 5432}\n"
+    "  - {id: dns, action: allow, event: socket.getaddrinfo, port: [53, "
+    "\"5000-5432\"]}\n"
+    "  - {id: net, action: deny, event: \"socket.*\"}\n"
+    "  - {id: curl, action: kill, signal: TERM, exe: curl}\n"
+    "  - {id: rm, action: deny, exe: /bin/rm, argv: \"* -rf *\"}\n"
+    "  - {id: ctypes, action: deny, event: import, module: [ctypes, \"_ctypes*\"]}\n"
+    "  - {id: logall, action: log, event: [compile, \"myapp.*\"]}\n"
+    "  - {id: bypass, action: kill, finding: bypass, syscall: [connect, sendto], "
+    "host: 0.0.0.0/0}\n"
+    "  - {id: tamper, action: kill, finding: [tamper, hook_cleared]}\n";
 
 static void test_match_first_wins_and_roles(void **s)
 {
@@ -306,28 +315,28 @@ static void test_match_first_wins_and_roles(void **s)
 	/* an fd has no path: no path rule */
 	assert_string_equal(decide(p, "open", "[3, \"r\", 0]", NULL), "-");
 	/* both paths of a rename */
-	assert_string_equal(decide(p, "os.rename", "[\"/opt/app/a\", \"/etc/b\", null, null]", NULL),
-			    "tree");
+	assert_string_equal(
+	    decide(p, "os.rename", "[\"/opt/app/a\", \"/etc/b\", null, null]", NULL), "tree");
 	assert_string_equal(decide(p, "os.rename", "[\"/etc/a\", \"/etc/b\", null, null]", NULL),
 			    "files");
 	/* os.listdir(None) is the cwd */
 	assert_string_equal(decide(p, "os.listdir", "[null]", NULL), "files");
 	/* bytes paths */
-	assert_string_equal(decide(p, "open", "[{\"bytes\": \"/opt/app/\\\\xff\"}, \"r\", 0]", NULL),
-			    "tree");
+	assert_string_equal(
+	    decide(p, "open", "[{\"bytes\": \"/opt/app/\\\\xff\"}, \"r\", 0]", NULL), "tree");
 	/* sockets */
-	assert_string_equal(decide(p, "socket.connect", "[{\"type\": \"socket\"}, [\"10.0.0.9\", 5432]]",
-				   NULL),
-			    "db");
-	assert_string_equal(decide(p, "socket.connect",
-				   "[{\"type\": \"socket\"}, [\"10.0.1.9\", 5432]]", NULL),
-			    "net");
-	assert_string_equal(decide(p, "socket.connect",
-				   "[{\"type\": \"socket\"}, [\"10.0.0.9\", 5433]]", NULL),
-			    "net");
-	assert_string_equal(decide(p, "socket.connect",
-				   "[{\"type\": \"socket\"}, [\"DB.internal\", 5432]]", NULL),
-			    "db");
+	assert_string_equal(
+	    decide(p, "socket.connect", "[{\"type\": \"socket\"}, [\"10.0.0.9\", 5432]]", NULL),
+	    "db");
+	assert_string_equal(
+	    decide(p, "socket.connect", "[{\"type\": \"socket\"}, [\"10.0.1.9\", 5432]]", NULL),
+	    "net");
+	assert_string_equal(
+	    decide(p, "socket.connect", "[{\"type\": \"socket\"}, [\"10.0.0.9\", 5433]]", NULL),
+	    "net");
+	assert_string_equal(
+	    decide(p, "socket.connect", "[{\"type\": \"socket\"}, [\"DB.internal\", 5432]]", NULL),
+	    "db");
 	assert_string_equal(decide(p, "socket.connect",
 				   "[{\"type\": \"socket\"}, [\"fd00::1\", 5432, 0, 0]]", NULL),
 			    "db");
@@ -336,14 +345,13 @@ static void test_match_first_wins_and_roles(void **s)
 				   "[{\"type\": \"socket\"}, [\"10.0.0.9.nip.io\", 5432]]", NULL),
 			    "net");
 	/* AF_UNIX: a path, the file rules see it first */
-	assert_string_equal(decide(p, "socket.connect", "[{\"type\": \"socket\"}, \"/run/x.sock\"]",
-				   NULL),
-			    "files");
-	assert_string_equal(decide(p, "socket.getaddrinfo", "[\"example.org\", 5001, 0, 0, 0]", NULL),
-			    "dns");
-	assert_string_equal(decide(p, "socket.getaddrinfo", "[\"example.org\", \"53\", 0, 0, 0]",
-				   NULL),
-			    "dns");
+	assert_string_equal(
+	    decide(p, "socket.connect", "[{\"type\": \"socket\"}, \"/run/x.sock\"]", NULL),
+	    "files");
+	assert_string_equal(
+	    decide(p, "socket.getaddrinfo", "[\"example.org\", 5001, 0, 0, 0]", NULL), "dns");
+	assert_string_equal(
+	    decide(p, "socket.getaddrinfo", "[\"example.org\", \"53\", 0, 0, 0]", NULL), "dns");
 	assert_string_equal(decide(p, "socket.getaddrinfo", "[\"example.org\", 80, 0, 0, 0]", NULL),
 			    "net");
 	/* exec */
@@ -351,13 +359,15 @@ static void test_match_first_wins_and_roles(void **s)
 				   "[\"/usr/bin/curl\", [\"curl\", \"x\"], null, null]", NULL),
 			    "curl");
 	assert_int_equal(p->rules[5].signal, 15);
-	assert_string_equal(decide(p, "os.exec", "[{\"bytes\": \"/bin/rm\"}, [\"rm\", \"-rf\", "
-				   "\"/\"], null]", NULL),
-			    "rm");
-	assert_string_equal(decide(p, "os.exec", "[\"/bin/rm\", [\"rm\", \"x\"], null]", NULL), "-");
-	assert_string_equal(decide(p, "os.exec", "[\"/usr/bin/rm\", [\"rm\", \"-rf\", \"/\"], null]",
+	assert_string_equal(decide(p, "os.exec",
+				   "[{\"bytes\": \"/bin/rm\"}, [\"rm\", \"-rf\", "
+				   "\"/\"], null]",
 				   NULL),
+			    "rm");
+	assert_string_equal(decide(p, "os.exec", "[\"/bin/rm\", [\"rm\", \"x\"], null]", NULL),
 			    "-");
+	assert_string_equal(
+	    decide(p, "os.exec", "[\"/usr/bin/rm\", [\"rm\", \"-rf\", \"/\"], null]", NULL), "-");
 	/* os.system: /bin/sh -c COMMAND */
 	assert_string_equal(decide(p, "os.system", "[{\"bytes\": \"curl x\"}]", NULL), "-");
 	/* imports, names */
@@ -374,16 +384,16 @@ static void test_match_first_wins_and_roles(void **s)
 
 static void test_match_unknown_fails_closed(void **s)
 {
-	struct pysec_policy *p = must_load("version: 1\nrules:\n"
-					   "  - {id: ok, action: allow, path: \"/ok/**\"}\n"
-					   "  - {id: no, action: deny, event: open, path: \"/etc/**\"}\n");
+	struct pysec_policy *p =
+	    must_load("version: 1\nrules:\n"
+		      "  - {id: ok, action: allow, path: \"/ok/**\"}\n"
+		      "  - {id: no, action: deny, event: open, path: \"/etc/**\"}\n");
 
 	(void)s;
 	/* a PathLike object or a cut name: the allow rule does not match, the deny rule does */
 	assert_string_equal(decide(p, "open", "[{\"type\": \"PosixPath\"}, \"r\", 0]", NULL), "no");
-	assert_string_equal(decide(p, "open", "[{\"str_escaped\": \"/ok/\\\\udc80\"}, \"r\", 0]",
-				   NULL),
-			    "no");
+	assert_string_equal(
+	    decide(p, "open", "[{\"str_escaped\": \"/ok/\\\\udc80\"}, \"r\", 0]", NULL), "no");
 	/* but not for an event the deny rule does not name */
 	assert_string_equal(decide(p, "os.remove", "[{\"type\": \"PosixPath\"}, null]", NULL), "-");
 	pysec_policy_free(p);
@@ -392,19 +402,21 @@ static void test_match_unknown_fails_closed(void **s)
 static void test_match_scope(void **s)
 {
 	struct pysec_policy *p = must_load(
-		"version: 1\nrules:\n"
-		"  - {id: worker, action: deny, event: open, scope: {script: /opt/app/worker.py}}\n"
-		"  - {id: py311, action: deny, event: socket.connect, scope: {exe: \"/usr/bin/python3*\", "
-		"uid: [0, \"1000-1999\"]}}\n"
-		"  - {id: cg, action: deny, event: os.system, scope: {cgroup: \"/jobs/**\"}}\n");
-	struct pysec_procid worker = { "/usr/bin/python3.11", "/opt/app/worker.py", "/jobs/a", 1500 };
-	struct pysec_procid web = { "/usr/bin/python3.11", "/opt/app/web.py", "/", 2000 };
+	    "version: 1\nrules:\n"
+	    "  - {id: worker, action: deny, event: open, scope: {script: /opt/app/worker.py}}\n"
+	    "  - {id: py311, action: deny, event: socket.connect, scope: {exe: "
+	    "\"/usr/bin/python3*\", "
+	    "uid: [0, \"1000-1999\"]}}\n"
+	    "  - {id: cg, action: deny, event: os.system, scope: {cgroup: \"/jobs/**\"}}\n");
+	struct pysec_procid worker = {"/usr/bin/python3.11", "/opt/app/worker.py", "/jobs/a", 1500};
+	struct pysec_procid web = {"/usr/bin/python3.11", "/opt/app/web.py", "/", 2000};
 
 	(void)s;
 	assert_string_equal(decide(p, "open", "[\"/x\", \"r\", 0]", &worker), "worker");
 	assert_string_equal(decide(p, "open", "[\"/x\", \"r\", 0]", &web), "-");
 	assert_string_equal(decide(p, "open", "[\"/x\", \"r\", 0]", NULL), "-");
-	assert_string_equal(decide(p, "socket.connect", "[null, [\"1.2.3.4\", 1]]", &worker), "py311");
+	assert_string_equal(decide(p, "socket.connect", "[null, [\"1.2.3.4\", 1]]", &worker),
+			    "py311");
 	assert_string_equal(decide(p, "socket.connect", "[null, [\"1.2.3.4\", 1]]", &web), "-");
 	assert_string_equal(decide(p, "os.system", "[{\"bytes\": \"ls\"}]", &worker), "cg");
 	assert_string_equal(decide(p, "os.system", "[{\"bytes\": \"ls\"}]", &web), "-");
@@ -414,8 +426,12 @@ static void test_match_scope(void **s)
 static void test_match_findings(void **s)
 {
 	struct pysec_policy *p = must_load(WEB);
-	struct pysec_finding_q q = { .kind = PYSEC_FIND_BYPASS, .syscall = "connect", .family = 4,
-				     .addr = { 10, 1, 2, 3 }, .port = 443, .proc = { .uid = -1 } };
+	struct pysec_finding_q q = {.kind = PYSEC_FIND_BYPASS,
+				    .syscall = "connect",
+				    .family = 4,
+				    .addr = {10, 1, 2, 3},
+				    .port = 443,
+				    .proc = {.uid = -1}};
 	char why[256];
 
 	(void)s;
@@ -438,7 +454,7 @@ static void test_default_policy(void **s)
 {
 	struct pysec_policy *p = pysec_policy_default(), *again;
 	struct pysec_policy_error err;
-	struct pysec_finding_q q = { .proc = { .uid = -1 }, .port = -1 };
+	struct pysec_finding_q q = {.proc = {.uid = -1}, .port = -1};
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -495,10 +511,10 @@ static void test_yaml_round_trip_web(void **s)
 static void test_event_filter(void **s)
 {
 	struct pysec_policy *p = must_load(WEB);
-	const char *names[] = { "open", "socket.connect" }, *quiet[] = { "builtins.id" };
-	struct pysec_evfilter only = { .names = names, .n = 2 };
-	struct pysec_evfilter most = { .fire_other = 1, .names = names, .n = 2, .quiet = quiet,
-				       .nquiet = 1 };
+	const char *names[] = {"open", "socket.connect"}, *quiet[] = {"builtins.id"};
+	struct pysec_evfilter only = {.names = names, .n = 2};
+	struct pysec_evfilter most = {
+	    .fire_other = 1, .names = names, .n = 2, .quiet = quiet, .nquiet = 1};
 	struct pysec_ctl c;
 	const char *why;
 	size_t size;
@@ -522,7 +538,8 @@ static void test_event_filter(void **s)
 	assert_true(pysec_ctl_fires(&c, pysec_ctl_find_event(&c, "anything.else")));
 	/* an unnamed event gets the wildcard rules only */
 	uint32_t n;
-	const uint32_t *cand = pysec_ctl_candidates(&c, pysec_ctl_find_event(&c, "socket.bind"), &n);
+	const uint32_t *cand =
+	    pysec_ctl_candidates(&c, pysec_ctl_find_event(&c, "socket.bind"), &n);
 
 	assert_int_equal(n, 3); /* tree, files (an AF_UNIX path), net */
 	assert_int_equal(cand[0], 0);
@@ -536,13 +553,18 @@ static void test_event_filter(void **s)
 static void test_hostile_control_files(void **s)
 {
 	struct pysec_policy *p = must_load(WEB);
-	struct pysec_evfilter all = { .all = 1 };
-	struct pysec_evargs ev = { .path = { "/etc/passwd" }, .host = "10.0.0.1", .family = 4,
-				   .addr = { 10, 0, 0, 1 }, .port = 5432, .exe = "/bin/rm",
-				   .argv = "rm -rf /", .module = "ctypes" };
-	struct pysec_procid proc = { "/usr/bin/python3", "/x.py", "/", 0 };
-	static const char *const events[] = { "open", "socket.connect", "os.exec", "import",
-					      "compile", "x" };
+	struct pysec_evfilter all = {.all = 1};
+	struct pysec_evargs ev = {.path = {"/etc/passwd"},
+				  .host = "10.0.0.1",
+				  .family = 4,
+				  .addr = {10, 0, 0, 1},
+				  .port = 5432,
+				  .exe = "/bin/rm",
+				  .argv = "rm -rf /",
+				  .module = "ctypes"};
+	struct pysec_procid proc = {"/usr/bin/python3", "/x.py", "/", 0};
+	static const char *const events[] = {"open",   "socket.connect", "os.exec",
+					     "import", "compile",	 "x"};
 	struct pysec_ctl c;
 	const char *why;
 	size_t size;
@@ -558,7 +580,7 @@ static void test_hostile_control_files(void **s)
 		assert_int_equal(pysec_ctl_open(&c, bad, n, &why), -1);
 	}
 	for (size_t i = 0; i < size; i++) {
-		static const uint8_t vals[] = { 0x00, 0x01, 0x7f, 0x80, 0xff };
+		static const uint8_t vals[] = {0x00, 0x01, 0x7f, 0x80, 0xff};
 
 		for (size_t v = 0; v < sizeof(vals); v++) {
 			memcpy(bad, good, size);
@@ -584,23 +606,23 @@ static void test_hostile_control_files(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errors_syntax_and_structure),
-		cmocka_unit_test(test_errors_types),
-		cmocka_unit_test(test_errors_rules),
-		cmocka_unit_test(test_errors_values),
-		cmocka_unit_test(test_errors_findings),
-		cmocka_unit_test(test_unreadable_file),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_glob),
-		cmocka_unit_test(test_path_normalize),
-		cmocka_unit_test(test_match_first_wins_and_roles),
-		cmocka_unit_test(test_match_unknown_fails_closed),
-		cmocka_unit_test(test_match_scope),
-		cmocka_unit_test(test_match_findings),
-		cmocka_unit_test(test_default_policy),
-		cmocka_unit_test(test_yaml_round_trip_web),
-		cmocka_unit_test(test_event_filter),
-		cmocka_unit_test(test_hostile_control_files),
+	    cmocka_unit_test(test_errors_syntax_and_structure),
+	    cmocka_unit_test(test_errors_types),
+	    cmocka_unit_test(test_errors_rules),
+	    cmocka_unit_test(test_errors_values),
+	    cmocka_unit_test(test_errors_findings),
+	    cmocka_unit_test(test_unreadable_file),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_glob),
+	    cmocka_unit_test(test_path_normalize),
+	    cmocka_unit_test(test_match_first_wins_and_roles),
+	    cmocka_unit_test(test_match_unknown_fails_closed),
+	    cmocka_unit_test(test_match_scope),
+	    cmocka_unit_test(test_match_findings),
+	    cmocka_unit_test(test_default_policy),
+	    cmocka_unit_test(test_yaml_round_trip_web),
+	    cmocka_unit_test(test_event_filter),
+	    cmocka_unit_test(test_hostile_control_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
