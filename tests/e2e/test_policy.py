@@ -355,6 +355,26 @@ print("clean")
         self.assertNotEqual(res.rc, 0)
         self.assertIn("no-ctypes", res.stderr)
 
+    def test_log_and_kill_rules(self):
+        pol = self.write("lk.yaml", """\
+version: 1
+mode: enforce
+rules:
+  - {id: watch-json, action: log, event: import, module: json}
+  - {id: boom, action: kill, signal: SIGTERM, event: myapp.boom}
+""")
+        res = U.trace([SYS_PY, "-c", "import json, sys; print('before', flush=True); "
+                       "sys.audit('myapp.boom'); print('after')"], show="alerts",
+                      opts=["--policy", pol])
+        self.assertEqual(res.rc, 128 + 15, res.describe())
+        self.assertEqual(res.stdout.strip(), "before")
+        logged = res.audit("import", rule="watch-json")
+        self.assertEqual(len(logged), 1, res.describe())
+        self.assertNotIn("denied", logged[0])
+        self.assertEqual(len(res.audit("myapp.boom", denied="boom")), 1, res.describe())
+        # --show alerts hides other audit events
+        self.assertEqual(res.audit("compile"), [])
+
     def test_run_bad_policy_exits_125_nothing_traced(self):
         bad = self.write("bad.yaml", "version: 1\nrules:\n  - id: x\n    action: deny\n"
                          "    host: 10.0.0.0/33\n")
