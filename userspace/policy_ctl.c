@@ -321,9 +321,20 @@ int pysec_ctl_publish(const char *path, const void *buf, size_t size)
 		return -1;
 	}
 	if (slash && slash != path) {
+		struct stat st;
+
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return -1;
+		/* whoever may rename in the directory could swap an older control file in */
+		if (stat(dir, &st) < 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode) ||
+		    ((st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) &&
+		     !(st.st_mode & S_ISVTX))) {
+			errno = EPERM;
+			return -1;
+		}
 	}
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
