@@ -15,15 +15,18 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter
 USER_CFLAGS := $(CFLAGS) $(SAN_CFLAGS) $(WARN) -std=gnu11 -D_FORTIFY_SOURCE=2 -I$(BUILD) -Ibpf -Iuserspace \
 	-DPYSECTRACE_VERSION=\"$(VERSION)\"
-USER_LIBS := -lbpf -lelf -lz -ljson-c -lmicrohttpd -lm
+USER_LIBS := -lbpf -lelf -lz -ljson-c -lmicrohttpd -lm -lyaml
 HOOK_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -Ihookmod
-HOOK_SRCS := hookmod/hook.c hookmod/serialize.c hookmod/pyapi.c hookmod/correlate.c
+HOOK_SRCS := hookmod/hook.c hookmod/serialize.c hookmod/pyapi.c hookmod/correlate.c \
+	hookmod/rulematch.c hookmod/control.c
 HOOK_HDRS := $(wildcard hookmod/*.h)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(VMLINUX_ARCH) -Ibpf \
 	-I/usr/include/$(shell uname -m)-linux-gnu -Wall
 
 USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+# pure-C hook files the CLI shares: the policy matcher, the event → syscall table
+USER_OBJS += $(BUILD)/obj/rulematch.o $(BUILD)/obj/correlate.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps clean install vmlinux test unit e2e corpus corpus-quick bench-hook format lint help demo
@@ -63,6 +66,9 @@ $(BUILD)/pysectrace.skel.h: $(BUILD)/pysectrace.bpf.o
 # ---- CLI
 $(BUILD)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/pysectrace.h hookmod/pysechook_abi.h $(BUILD)/pysectrace.skel.h | $(BUILD)/obj
 	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: hookmod/%.c $(HOOK_HDRS) | $(BUILD)/obj
+	$(CC) $(USER_CFLAGS) -Ihookmod -c $< -o $@
 
 $(BUILD)/pysectrace: $(USER_OBJS)
 	$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LIBS)
@@ -145,6 +151,8 @@ demo: all
 FUZZ_SRCS_argdecode := userspace/argdecode.c
 FUZZ_SRCS_stockargs := userspace/stockprobe.c
 FUZZ_LIBS_stockargs := -lelf
+FUZZ_SRCS_policy := userspace/policy.c userspace/policy_ctl.c hookmod/rulematch.c
+FUZZ_LIBS_policy := -ljson-c -lyaml
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60

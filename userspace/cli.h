@@ -12,6 +12,7 @@ int cmd_run(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* Print "pysectrace: <msg>" to stderr. */
 void pysec_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -14,6 +14,7 @@
 
 #include "argdecode.h"
 #include "emit.h"
+#include "../hookmod/rulematch.h"
 
 int pysec_parse_format(const char *s)
 {
@@ -170,14 +171,32 @@ static void event_name(const struct pysec_audit_rec *r, char *out)
 	out[i] = 0;
 }
 
+/*
+ * The policy rule the hook matched (flags bits 16-31), from the run's
+ * control file: its id and action, or NULL.
+ */
+static const char *policy_rule(const struct pysec_emitter *e, uint32_t flags, int *action)
+{
+	uint32_t i = PYSEC_F_RULE_OF(flags);
+
+	if (!i || !e->ctl || i > e->ctl->hdr->nrules)
+		return NULL;
+	*action = e->ctl->rules[i - 1].action;
+	return pysec_ctl_str(e->ctl, e->ctl->rules[i - 1].id);
+}
+
 static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 {
 	char ev[PYSEC_EVENT_MAX];
 	size_t n = r->args_copied < PYSEC_ARGS_MAX ? r->args_copied : PYSEC_ARGS_MAX;
+	int action = -1;
+	const char *rule = policy_rule(e, r->flags, &action);
+	/* denials and log rules are written like alerts, whatever --show says */
+	int policy = (r->flags & (PYSEC_F_DENIED | PYSEC_F_WOULD_DENY)) || action == PYSEC_ACT_LOG;
 
 	event_name(r, ev);
-	if (e->show == PYSEC_SHOW_ALERTS ||
-	    (e->show == PYSEC_SHOW_AUDIT && pysec_event_is_frequent(ev)))
+	if (!policy && (e->show == PYSEC_SHOW_ALERTS ||
+			(e->show == PYSEC_SHOW_AUDIT && pysec_event_is_frequent(ev))))
 		return;
 	if (e->format == PYSEC_FMT_JSON) {
 		struct json_object *o = json_header(e, &r->h, "audit");
@@ -198,13 +217,27 @@ static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 			add_str(o, "hook", "module");
 		if (r->flags & PYSEC_F_STOCK_UNDECODED)
 			json_object_object_add(o, "undecoded", json_object_new_boolean(1));
+		if (rule)
+			add_str(o, "rule", rule);
+		if (r->flags & PYSEC_F_DENIED)
+			add_str(o, "denied", rule ? rule : "?");
+		if (r->flags & PYSEC_F_WOULD_DENY)
+			add_str(o, "would_deny", rule ? rule : "?");
 		write_json(e, o);
 		return;
 	}
 	char *args = pysec_args_to_text(r->args, n);
+	char note[PYSEC_EVENT_MAX + 48] = "";
 
+	if (r->flags & PYSEC_F_DENIED)
+		snprintf(note, sizeof(note), " DENIED by rule %s", rule ? rule : "?");
+	else if (r->flags & PYSEC_F_WOULD_DENY)
+		snprintf(note, sizeof(note), " would be denied by rule %s (observe)",
+			 rule ? rule : "?");
+	else if (action == PYSEC_ACT_LOG)
+		snprintf(note, sizeof(note), " [rule %s]", rule);
 	text_prefix(e, &r->h);
-	fprintf(e->out, "%s %s\n", ev, args ? args : "[]");
+	fprintf(e->out, "%s %s%s\n", ev, args ? args : "[]", note);
 	free(args);
 	e->records++;
 }

@@ -14,6 +14,8 @@
 
 #define PYSEC_SCHEMA_VERSION 1
 
+struct pysec_ctl;
+
 enum pysec_format { PYSEC_FMT_TEXT, PYSEC_FMT_JSON };
 enum pysec_show { PYSEC_SHOW_AUDIT, PYSEC_SHOW_ALERTS, PYSEC_SHOW_ALL };
 
@@ -26,6 +28,7 @@ struct pysec_emitter {
 	uint64_t alerts;        /* alerts written */
 	int color;              /* ANSI colours (text on a terminal) */
 	char host[256];         /* this host's name, on alerts */
+	const struct pysec_ctl *ctl; /* the run's policy: rule ids of audit records */
 };
 
 /* Parse --format / --show values; -1 when unknown. */
@@ -74,5 +77,7 @@ void pysec_emit_source(struct pysec_emitter *e, uint32_t pid, const char *comm, 
  * object.__getattr__, ...): hidden by --show audit, shown by --show all.
  */
 int pysec_event_is_frequent(const char *event);
+/* The i-th of those events, NULL past the end. */
+const char *pysec_frequent_event(size_t i);
 
 #endif

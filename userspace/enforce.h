@@ -3,13 +3,17 @@
  * enforce.h — the enforcement decision: what to do about an alert.  One
  * function takes it, whatever the mechanism that carries it out (the
  * kernel's SIGSTOP/cgroup hooks and a signal from user space, see
- * kenforce.h and docs/enforcement.md).  The only rule set for now is the
- * built-in default: kill on bypass, hook_cleared, tamper, hook_missing.
+ * kenforce.h and docs/enforcement.md).  The rules are the finding rules of
+ * the policy (policy.h); without one, the built-in default: kill on
+ * bypass, hook_cleared, tamper, hook_missing.
  */
 #ifndef PYSEC_ENFORCE_H
 #define PYSEC_ENFORCE_H
 
+#include "../hookmod/control_abi.h" /* enum pysec_action */
+
 struct pysec_alert;
+struct pysec_policy;
 
 enum pysec_mode {
 	PYSEC_MODE_NONE = 0, /* no enforcement asked: alerts carry no action */
@@ -17,15 +21,10 @@ enum pysec_mode {
 	PYSEC_MODE_ENFORCE,  /* decide and act */
 };
 
-enum pysec_action {
-	PYSEC_ACT_ALLOW = 0, /* nothing to do, not worth a line of its own */
-	PYSEC_ACT_LOG,	     /* report it */
-	PYSEC_ACT_KILL,	     /* report it and send the signal */
-};
-
 struct pysec_enforce {
 	enum pysec_mode mode;
-	int kill_signal; /* the signal of kill (SIGKILL) */
+	int kill_signal; /* the signal of the built-in kill (SIGKILL) */
+	const struct pysec_policy *policy; /* its finding rules decide; NULL: built-in */
 };
 
 /* The default configuration of a mode. */
@@ -39,8 +38,6 @@ void pysec_enforce_init(struct pysec_enforce *e, enum pysec_mode mode);
 enum pysec_action pysec_enforce_decide(const struct pysec_enforce *e, const struct pysec_alert *a,
 				       const char **rule_id, int *sig);
 
-/* "allow", "log", "kill". */
-const char *pysec_action_name(enum pysec_action a);
 /* "observe", "enforce" (NULL for none). */
 const char *pysec_mode_name(enum pysec_mode m);
 

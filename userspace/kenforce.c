@@ -16,6 +16,7 @@
 #include "classify.h"
 #include "cli.h"
 #include "kenforce.h"
+#include "policy.h"
 #include "pipeline.h"
 #include "pysectrace.h"
 #include "pysectrace.skel.h"
@@ -275,7 +276,8 @@ static void on_record(void *ctx, const void *data, size_t size, const char *expl
 	}
 }
 
-int pysec_kenforce_open(struct pysec_kenforce *k, enum pysec_mode mode, struct pysec_tracer *t,
+int pysec_kenforce_open(struct pysec_kenforce *k, enum pysec_mode mode,
+			const struct pysec_policy *policy, struct pysec_tracer *t,
 			struct pysec_pipeline *pl)
 {
 	struct pysec_sink sink = {.record = on_record, .ctx = k};
@@ -283,6 +285,7 @@ int pysec_kenforce_open(struct pysec_kenforce *k, enum pysec_mode mode, struct p
 	memset(k, 0, sizeof(*k));
 	k->cg_fd = -1;
 	pysec_enforce_init(&k->e, mode);
+	k->e.policy = policy;
 	pl->decide = on_decide;
 	pl->decide_ctx = k;
 	if (mode != PYSEC_MODE_ENFORCE)

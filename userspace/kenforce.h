@@ -50,7 +50,8 @@ void pysec_kenforce_autoload(struct pysectrace_bpf *skel, bool on);
  * the sock_addr programs to it and fill the nameserver table.  t must have
  * been opened with .enforce set in enforce mode.  0, or -1 with a message.
  */
-int pysec_kenforce_open(struct pysec_kenforce *k, enum pysec_mode mode, struct pysec_tracer *t,
+int pysec_kenforce_open(struct pysec_kenforce *k, enum pysec_mode mode,
+			const struct pysec_policy *policy, struct pysec_tracer *t,
 			struct pysec_pipeline *pl);
 
 /* Put pid (not yet exec'd) into the run's cgroup; 0, or -1 with a message. */

@@ -16,6 +16,7 @@ static const struct verb {
 	{ "attach", cmd_attach, "trace a running process (hook, stock probe or kernel only)" },
 	{ "probe", cmd_probe, "report what this host offers and what pysectrace will use" },
 	{ "monitor", cmd_monitor, "watch every hooked Python on this host (a service)" },
+	{ "policy", cmd_policy, "check, explain, print or install a policy (docs/policy.md)" },
 };
 
 static void usage(FILE *f)

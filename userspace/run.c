@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "emit.h"
 #include "kenforce.h"
+#include "policy_run.h"
 #include "tracer.h"
 
 struct run_opts {
@@ -31,7 +32,8 @@ struct run_opts {
 	const char *hook_lib;
 	int verbose;
 	int no_namespace; /* --no-namespace: LD_PRELOAD only */
-	enum pysec_mode mode;
+	enum pysec_mode mode;   /* --enforce / --observe, else the policy's */
+	const char *policy; /* --policy FILE */
 	char **command;
 };
 
@@ -55,17 +57,23 @@ static void usage(FILE *f)
 		"                       and alerts (default); alerts: alerts only;\n"
 		"                       all: every audit event, every monitored syscall\n"
 		"                       with its verdict, process fork/exec/exit\n"
+		"  --policy FILE        apply the policy FILE (docs/policy.md): its deny rules\n"
+		"                       make audited operations fail in the program with\n"
+		"                       PermissionError; its findings rules say what to do\n"
+		"                       about bypasses\n"
 		"  --hook-lib PATH      the hook library to preload (default: libpysechook.so\n"
 		"                       next to pysectrace or in ../lib/pysectrace/;\n"
 		"                       also $PYSECTRACE_HOOK_LIB)\n"
 		"  --no-namespace       do not give COMMAND a private mount namespace whose\n"
 		"                       /etc/ld.so.preload names the hook (then a child that\n"
 		"                       strips LD_PRELOAD runs unhooked: a hook_missing alert)\n"
-		"  --enforce            stop what the audit layer did not announce: the\n"
-		"                       built-in default kills a process on bypass,\n"
-		"                       hook_cleared, tamper and hook_missing alerts; an\n"
-		"                       unaudited inet connect/send is refused (EPERM) before\n"
-		"                       any byte leaves (docs/enforcement.md)\n"
+		"  --enforce            enforce, whatever the policy's mode: its deny rules\n"
+		"                       fail audited operations; its finding rules (without\n"
+		"                       --policy the built-in one, `pysectrace policy\n"
+		"                       default`: kill on bypass, hook_cleared, tamper and\n"
+		"                       hook_missing) act on alerts; an unaudited inet\n"
+		"                       connect/send is refused (EPERM) before any byte\n"
+		"                       leaves (docs/enforcement.md)\n"
 		"  --observe            decide as --enforce would and report it in each alert\n"
 		"                       (action, rule, would), without acting\n"
 		"  -v, --verbose        show libbpf's messages\n"
@@ -86,6 +94,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "show", required_argument, NULL, 's' },
 		{ "hook-lib", required_argument, NULL, 'L' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-namespace", no_argument, NULL, 'N' },
 		{ "enforce", no_argument, NULL, 'E' },
@@ -120,6 +129,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'L':
 			o->hook_lib = optarg;
+			break;
+		case 'P':
+			o->policy = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -345,6 +357,52 @@ static int launch(struct pysec_tracer *t, struct pysec_kenforce *k, const struct
 	return 0;
 }
 
+/* --policy FILE, or the built-in policy for --enforce/--observe; none otherwise. */
+static int load_policy(const struct run_opts *o, struct pysec_policy **out)
+{
+	struct pysec_policy_error err;
+
+	*out = NULL;
+	if (o->policy) {
+		*out = pysec_policy_load_file(o->policy, &err);
+		if (!*out) {
+			pysec_policy_error_print(stderr, o->policy, &err);
+			return -1;
+		}
+	} else if (o->mode) {
+		*out = pysec_policy_default();
+		if (!*out) {
+			pysec_err("the built-in policy does not load (a bug)");
+			return -1;
+		}
+	}
+	if (*out && o->mode)
+		(*out)->mode = o->mode == PYSEC_MODE_ENFORCE ? PYSEC_CTL_ENFORCE : PYSEC_CTL_OBSERVE;
+	return 0;
+}
+
+/*
+ * This run's control file, next to its private copy of the hook library
+ * (the hook looks for <library>.ctl first): other runs and the host-wide
+ * file are not touched.
+ */
+static int publish_policy(const struct pysec_tracer *t, const struct run_opts *o,
+			  const struct pysec_policy *p, char *path, size_t len)
+{
+	if (!t->copy[0]) {
+		pysec_err("a policy needs this run's private copy of the hook library, which "
+			  "could not be made");
+		return -1;
+	}
+	snprintf(path, len, "%s%s", t->copy, PYSEC_CTL_SUFFIX);
+	if (pysec_policy_publish(p, p->mode, o->show, path) < 0) {
+		pysec_err("cannot write the control file %s: %s", path, strerror(errno));
+		path[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static int status_to_exit(int status)
 {
 	if (WIFEXITED(status))
@@ -363,6 +421,8 @@ int cmd_run(int argc, char **argv)
 	struct launched child = { 0 };
 	struct run_opts o;
 	struct pysec_tracer_opts to;
+	struct pysec_policy *policy = NULL;
+	char ctl_path[PATH_MAX + 80] = "";
 	FILE *out = NULL;
 	int status = 0, rc = EXIT_TOOL_FAILED, err;
 
@@ -371,6 +431,10 @@ int cmd_run(int argc, char **argv)
 	ke->cg_fd = -1;
 	if (parse_opts(argc, argv, &o) < 0)
 		goto cleanup;
+	if (load_policy(&o, &policy) < 0)
+		goto cleanup;
+	if (policy && !o.mode) /* the policy's own mode */
+		o.mode = policy->mode == PYSEC_CTL_ENFORCE ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
 	if (pysec_check_host("run") < 0)
 		goto cleanup;
 	out = open_output(o.output);
@@ -387,7 +451,10 @@ int cmd_run(int argc, char **argv)
 					 .enforce = o.mode == PYSEC_MODE_ENFORCE };
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
-	if (o.mode && pysec_kenforce_open(ke, o.mode, &t, &pl) < 0)
+	if (policy && publish_policy(&t, &o, policy, ctl_path, sizeof(ctl_path)) < 0)
+		goto cleanup;
+	em.ctl = policy ? &policy->ctl : NULL;
+	if (o.mode && pysec_kenforce_open(ke, o.mode, policy, &t, &pl) < 0)
 		goto cleanup;
 	install_signal_handlers();
 	if (launch(&t, ke, &o, &child) < 0)
@@ -430,7 +497,10 @@ cleanup:
 	}
 	pysec_kenforce_close(ke);
 	free(ke);
+	if (ctl_path[0])
+		pysec_ctl_withdraw(ctl_path);
 	pysec_tracer_close(&t);
+	pysec_policy_free(policy);
 	pysec_pipeline_free(&pl);
 	if (out && out != stderr && out != stdout)
 		fclose(out);

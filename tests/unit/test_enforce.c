@@ -19,6 +19,7 @@
 
 #include "classify.h"
 #include "enforce.h"
+#include "policy.h"
 #include "kenforce.h"
 #include "pipeline.h"
 
@@ -143,7 +144,7 @@ static void feed_open(enum pysec_mode mode, const char *path)
 	assert_int_equal(pysec_pipeline_init(&pl), 0);
 	assert_int_equal(pysec_pipeline_add(&pl, &s), 0);
 	if (mode != PYSEC_MODE_NONE)
-		assert_int_equal(pysec_kenforce_open(k, mode, NULL, &pl), 0);
+		assert_int_equal(pysec_kenforce_open(k, mode, NULL, NULL, &pl), 0);
 	pysec_pipeline_record(&pl, &r, sizeof(r));
 	pysec_pipeline_free(&pl);
 	if (mode != PYSEC_MODE_NONE)
