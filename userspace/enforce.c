@@ -88,7 +88,8 @@ enum pysec_action pysec_enforce_decide(const struct pysec_enforce *e, const stru
 		const struct pysec_rule *r = policy_rule(e->policy, a);
 
 		if (!r) {
-			*rule_id = "default";
+			*rule_id = e->policy->default_action == PYSEC_ACT_ALLOW ? "default-allow" :
+										  "default-log";
 			return e->policy->default_action;
 		}
 		*rule_id = r->id;
