@@ -93,8 +93,8 @@ enum pysec_action pysec_enforce_decide(const struct pysec_enforce *e, const stru
 			return e->policy->default_action;
 		}
 		*rule_id = r->id;
-		/* a finding already happened: deny can only mean stopping the process */
-		if (r->action == PYSEC_ACT_KILL || r->action == PYSEC_ACT_DENY) {
+		/* the parser refuses deny on findings: the syscall already happened */
+		if (r->action == PYSEC_ACT_KILL) {
 			*sig = r->signal ? r->signal : e->kill_signal;
 			return PYSEC_ACT_KILL;
 		}

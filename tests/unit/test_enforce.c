@@ -52,6 +52,41 @@ static void test_default_logs_anything_else(void **state)
 	check_default("", PYSEC_ACT_LOG, "default-log", 0);
 }
 
+/* With a policy its finding rules decide: first match, then its default. */
+static void test_policy_finding_rules_decide(void **state)
+{
+	static const char yaml[] = "version: 1\nmode: enforce\ndefault: allow\nrules:\n"
+				   "  - {id: tmp-ok, action: log, finding: bypass, path: \"/tmp/**\"}\n"
+				   "  - {id: no-bypass, action: kill, signal: SIGTERM, finding: bypass}\n"
+				   "  - {id: kill-tamper, action: kill, finding: tamper}\n";
+	struct pysec_policy_error err;
+	struct pysec_policy *p = pysec_policy_load_buf(yaml, sizeof(yaml) - 1, &err);
+	struct pysec_sys_rec r = {.nr = 257, .token_kind = PYSEC_TK_PATH};
+	struct pysec_alert a = {.kind = "bypass", .reason = "r", .count = 1, .sys = &r};
+	struct pysec_enforce e;
+	const char *rule = NULL;
+	int sig = -1;
+
+	assert_non_null(p);
+	pysec_enforce_init(&e, PYSEC_MODE_ENFORCE);
+	e.policy = p;
+	strcpy(r.path, "/tmp/scratch");
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_LOG);
+	assert_string_equal(rule, "tmp-ok");
+	strcpy(r.path, "/etc/shadow");
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_KILL);
+	assert_string_equal(rule, "no-bypass");
+	assert_int_equal(sig, SIGTERM);
+	a = (struct pysec_alert){.kind = "tamper", .reason = "r", .count = 1};
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_KILL);
+	assert_string_equal(rule, "kill-tamper");
+	assert_int_equal(sig, SIGKILL);
+	a.kind = "hook_missing";
+	assert_int_equal(pysec_enforce_decide(&e, &a, &rule, &sig), PYSEC_ACT_ALLOW);
+	assert_string_equal(rule, "default-allow");
+	pysec_policy_free(p);
+}
+
 /* a query to a configured nameserver on port 53 is logged, anything else on 53 killed */
 static void test_default_logs_resolver_queries(void **state)
 {
@@ -236,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_default_logs_anything_else),
 	    cmocka_unit_test(test_default_logs_resolver_queries),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_policy_finding_rules_decide),
 	    cmocka_unit_test(test_observe_reports_what_enforce_would_do),
 	    cmocka_unit_test(test_no_mode_no_action),
 	    cmocka_unit_test(test_explained_syscall_reaches_no_decision),
