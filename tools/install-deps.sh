@@ -6,7 +6,7 @@
 #                                    (optional: make test does not need them)
 set -euo pipefail
 
-PACKAGES=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+PACKAGES=(make gcc clang libclang-rt-dev llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libjson-c-dev libcmocka-dev systemtap-sdt-dev python3 python3-dev libmicrohttpd-dev libyaml-dev)
 # monitor tests: a real Prometheus server scrapes it, curl fetches /metrics,
 # systemd-analyze verifies the unit
