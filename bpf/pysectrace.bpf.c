@@ -28,6 +28,25 @@ const volatile int trace_all_hooked = 0;
  * again (a file name that differs from the path, /proc memory).
  */
 const volatile int emit_audited = 0;
+/*
+ * Set before load (attach): a fork child counts as hooked only once an
+ * audit event of its own arrives.  Breakpoints placed in a running
+ * process are not inherited by its children; until user space places
+ * them again, the child's syscalls are recorded unjudged, not alerted.
+ */
+const volatile int fork_unhooked = 0;
+/*
+ * Set before load: kernel-side enforcement (run --enforce).  Every unaudited
+ * syscall of a hooked process stops it (SIGSTOP) until user space judged
+ * it; the cgroup sock_addr programs refuse an unaudited inet connect/send
+ * before that (docs/enforcement.md).
+ */
+const volatile int enforce = 0;
+/*
+ * Set before load (monitor): a process enters `tracked` at its first audit
+ * event, wherever it came from; off, only what user space inserts (run).
+ */
+const volatile int track_on_audit = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -74,12 +93,42 @@ struct {
 	__type(value, struct pysec_sys_rec);
 } sys_scratch SEC(".maps");
 
+#define EVENTS_SIZE (16 * 1024 * 1024)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);
+	__uint(max_entries, EVENTS_SIZE);
 } events SEC(".maps");
 
+/* Stop requests per process (tgid): user space resumes it once it judged as many. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} stops SEC(".maps");
+
+/* The nameservers of /etc/resolv.conf, filled by user space before attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, struct pysec_ns_key);
+	__type(value, __u8);
+} nameservers SEC(".maps");
+
+/*
+ * Threads whose last unaudited send was a resolver query the cgroup hook
+ * let through: user space judges it by the thread's next audit event.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, __u8);
+} held_queries SEC(".maps");
+
 __u64 counters[PYSEC_CNT_MAX];
+__u64 sys_counts[PYSEC_SLOT_MAX][PYSEC_SYS_VERDICTS];
 
 static __always_inline void count(int idx)
 {
@@ -108,6 +157,17 @@ static __always_inline __u64 wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > 4 * 1024 * 1024 ?
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * Under backlog the last quarter of the ring is kept for what verdicts
+ * need (unaudited syscalls, process records): audit records and audited
+ * syscalls are shed first, and counted.  The kernel still matches tokens,
+ * so shedding loses context, never a verdict.
+ */
+static __always_inline int shed_low_priority(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EVENTS_SIZE / 4 * 3;
 }
 
 static __always_inline void fill_hdr(struct pysec_hdr *h, __u32 type, struct task_struct *task)
@@ -270,6 +330,37 @@ static __always_inline __u32 bridge_check(const struct pysec_tracked *tp)
 	return broken;
 }
 
+#define SIGSTOP_ 19
+#define SIGCONT_ 18
+
+static __always_inline void stops_add(__u32 tgid, __s64 d)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(&stops, &tgid);
+
+	if (n)
+		__sync_fetch_and_add(n, d);
+	else if (d > 0 && bpf_map_update_elem(&stops, &tgid, &one, BPF_NOEXIST) != 0 &&
+		 (n = bpf_map_lookup_elem(&stops, &tgid)))
+		__sync_fetch_and_add(n, d);
+}
+
+/*
+ * The event that follows a held resolver query decides it (baseline.c):
+ * stop the process there, so that a kill lands before its code goes on.
+ */
+static __always_inline int stop_at_held_query(struct pysec_audit_rec *r)
+{
+	__u32 tid = r->h.tid;
+
+	if (!bpf_map_lookup_elem(&held_queries, &tid))
+		return 0;
+	bpf_map_delete_elem(&held_queries, &tid);
+	r->kflags |= PYSEC_AUDIT_STOPPED;
+	stops_add(r->h.pid, 1);
+	bpf_send_signal(SIGSTOP_);
+	return 1;
+}
+
 SEC("usdt")
 int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 args_len,
 	     __u64 key, __u32 flags, const char *file, __u32 line)
@@ -281,18 +372,37 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 
 	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
 
+	if (!tp && track_on_audit) {
+		struct pysec_tracked v = {
+			.ppid = BPF_CORE_READ(task, real_parent, tgid),
+			.hooked = 1,
+			.start_ns = bpf_ktime_get_ns(),
+		};
+
+		if (bpf_map_update_elem(&tracked, &tgid, &v, BPF_NOEXIST) != 0)
+			count(PYSEC_CNT_TRACKED_FULL);
+		tp = bpf_map_lookup_elem(&tracked, &tgid);
+	}
 	if (!trace_all_hooked && !tp)
 		return 0;
 	if (tp && !tp->hooked)
 		tp->hooked = 1;
 	if ((flags & PYSEC_F_ARMED) && key && tp)
 		bridge_note(tp, key, PT_REGS_IP(ctx));
+	if (tp && seq > tp->last_seq)
+		tp->last_seq = seq; /* produced, whether or not the record fits */
 	if (PYSEC_TK_OF(flags) != PYSEC_TK_NONE)
 		token_put((__u32)bpf_get_current_pid_tgid(), key, flags & (PYSEC_TK_MASK |
 					PYSEC_F_KEY_ANY | PYSEC_F_KEY_PORT), seq);
-	r = reserve(sizeof(*r), PYSEC_REC_AUDIT, task);
-	if (!r)
+	if (shed_low_priority()) {
+		count(PYSEC_CNT_SHED_AUDIT);
 		return 0;
+	}
+	r = reserve(sizeof(*r), PYSEC_REC_AUDIT, task);
+	if (!r) {
+		count(PYSEC_CNT_RB_LOST_AUDIT); /* user space checks seq gaps against it */
+		return 0;
+	}
 	r->seq = seq;
 	r->key = key;
 	r->flags = flags;
@@ -304,13 +414,17 @@ int BPF_USDT(usdt__audit, __u64 seq, const char *event, const void *args, __u32 
 	if (bpf_probe_read_user(r->args, n, args) != 0)
 		n = 0;
 	r->args_copied = n;
-	r->pad = 0;
+	r->kflags = 0;
 	if (bpf_probe_read_user_str(r->event, sizeof(r->event), event) < 0)
 		r->event[0] = 0;
 	r->line = line;
 	r->pad2 = 0;
 	if (!file || bpf_probe_read_user_str(r->file, sizeof(r->file), file) < 0)
 		r->file[0] = 0;
+	if (enforce && stop_at_held_query(r)) {
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+		return 0;
+	}
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
@@ -357,6 +471,9 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 	if (ptp) /* a fork runs the same image, its bridge at the same addresses */
 		v = *ptp;
 	v.ppid = ptgid;
+	if (fork_unhooked) /* attach: judged once the child's own events flow */
+		v.hooked = 0;
+	v.last_seq = 0; /* the hook restarts its seq in a fork child */
 	v.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&tracked, &ctgid, &v, BPF_ANY) != 0)
 		count(PYSEC_CNT_TRACKED_FULL);
@@ -367,6 +484,7 @@ int BPF_PROG(tp_btf__sched_process_fork, struct task_struct *parent, struct task
 	r->child_pid = ctgid;
 	r->exit_code = 0;
 	r->filename[0] = 0;
+	r->last_seq = 0;
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
@@ -382,10 +500,16 @@ int BPF_PROG(tp_btf__sched_process_exit, struct task_struct *p)
 	/* signal->live reaches 0 when the process's last thread exits. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+	__u64 last_seq = tp ? tp->last_seq : 0;
+
 	bpf_map_delete_elem(&tracked, &tgid);
+	if (enforce)
+		bpf_map_delete_elem(&stops, &tgid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXIT, p);
 	if (!r)
 		return 0;
+	r->last_seq = last_seq;
 	r->child_pid = 0;
 	r->exit_code = BPF_CORE_READ(p, exit_code);
 	r->filename[0] = 0;
@@ -632,6 +756,36 @@ static __always_inline int sys_args(struct pysec_sys_rec *r, long nr, struct pt_
 	return 0;
 }
 
+static __always_inline int sys_slot(__u32 nr)
+{
+	switch (nr) {
+	case NR_open: return PYSEC_SLOT_OPEN;
+	case NR_creat: return PYSEC_SLOT_CREAT;
+	case NR_openat: return PYSEC_SLOT_OPENAT;
+	case NR_openat2: return PYSEC_SLOT_OPENAT2;
+	case NR_connect: return PYSEC_SLOT_CONNECT;
+	case NR_sendto: return PYSEC_SLOT_SENDTO;
+	case NR_sendmsg: return PYSEC_SLOT_SENDMSG;
+	case NR_sendmmsg: return PYSEC_SLOT_SENDMMSG;
+	case NR_execve: return PYSEC_SLOT_EXECVE;
+	case NR_execveat: return PYSEC_SLOT_EXECVEAT;
+	case NR_io_uring_setup: return PYSEC_SLOT_IO_URING_SETUP;
+	case NR_ptrace: return PYSEC_SLOT_PTRACE;
+	case NR_process_vm_writev: return PYSEC_SLOT_PROCESS_VM_WRITEV;
+	}
+	return -1;
+}
+
+/* The verdict as it stands at sys_exit, per syscall (metrics). */
+static __always_inline void count_verdict(const struct pysec_sys_rec *r)
+{
+	int slot = sys_slot(r->nr);
+	__u32 v = r->verdict;
+
+	if (slot >= 0 && slot < PYSEC_SLOT_MAX && v < PYSEC_SYS_VERDICTS)
+		__sync_fetch_and_add(&sys_counts[slot][v], 1);
+}
+
 static __always_inline int monitored(long nr)
 {
 	switch (nr) {
@@ -814,6 +968,37 @@ static __always_inline void confirm(struct pysec_sys_rec *r, long ret)
 	}
 }
 
+/* ---- enforcement (rodata `enforce`; docs/enforcement.md) */
+
+/*
+ * What waits for user space: every unaudited syscall of a hooked process,
+ * an inet connect/send the cgroup hooks refused too (the decision may be
+ * to kill a process that would otherwise go on to try another way).
+ */
+static __always_inline int must_stop(const struct pysec_sys_rec *r)
+{
+	return r->verdict == PYSEC_V_UNAUDITED;
+}
+
+/*
+ * Stop the whole process, then queue the record with a wakeup: the signal
+ * is taken before the thread returns to user mode, and is pending before
+ * user space can read the record and resume it.  No record, no stop (a
+ * process stopped with nothing to judge would never be resumed).
+ */
+static __always_inline void stop_for_judgment(struct pysec_sys_rec *r)
+{
+	r->why |= PYSEC_WHY_STOPPED;
+	stops_add(r->h.pid, 1);
+	bpf_send_signal(SIGSTOP_);
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), BPF_RB_FORCE_WAKEUP) != 0) {
+		count(PYSEC_CNT_RB_LOST);
+		count(PYSEC_CNT_STOP_LOST);
+		stops_add(r->h.pid, -1);
+		bpf_send_signal(SIGCONT_); /* cancels the pending stop */
+	}
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 {
@@ -834,6 +1019,7 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 		if (tp)
 			r->bridge = bridge_check(tp);
 	}
+	count_verdict(r);
 	if (r->verdict == PYSEC_V_AUDITED && !emit_audited && !(r->why & PYSEC_WHY_NAME_DIFFERS) &&
 	    !(r->path[0] == '/' && r->path[1] == 'p' && r->path[2] == 'r' && r->path[3] == 'o' &&
 	      r->path[4] == 'c' && r->path[5] == '/')) {
@@ -847,7 +1033,11 @@ int BPF_PROG(tp_btf__sys_exit, struct pt_regs *regs, long ret)
 
 		token_match(tid, PYSEC_TK_EXEC, r->key, 0, 1, &why); /* consumed */
 	}
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags()) != 0)
+	if (enforce && must_stop(r))
+		stop_for_judgment(r);
+	else if (r->verdict == PYSEC_V_AUDITED && shed_low_priority())
+		count(PYSEC_CNT_SHED_SYSCALL);
+	else if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags()) != 0)
 		count(PYSEC_CNT_RB_LOST);
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
@@ -879,11 +1069,15 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 		}
 	}
 	tp->hooked = 0; /* a new image: held to its hook once that arms */
+	__u64 last_seq = tp->last_seq;
+
+	tp->last_seq = 0;
 	tp->bridge_slot = tp->bridge_entry = tp->bridge_fn = tp->bridge_sem = tp->bridge_site = 0;
 	bpf_map_delete_elem(&tokens, &tid);
 	r = reserve(sizeof(*r), PYSEC_REC_EXEC, p);
 	if (!r)
 		return 0;
+	r->last_seq = last_seq;
 	r->child_pid = 0;
 	r->exit_code = 0;
 	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename),
@@ -892,3 +1086,87 @@ int BPF_PROG(tp_btf__sched_process_exec, struct task_struct *p, pid_t old_pid,
 	bpf_ringbuf_submit(r, wakeup_flags());
 	return 0;
 }
+
+/*
+ * cgroup sock_addr hooks: the kernel's own copy of the address, before any
+ * packet exists.  The thread's pending syscall record (sys_enter) holds the
+ * verdict; an audited one must name this very address (else another thread
+ * swapped it after sys_enter read it).  Unaudited: refused with EPERM,
+ * except a resolver query to a nameserver of /etc/resolv.conf on port 53,
+ * which user space judges by the thread's audit events (baseline.c).
+ */
+static __always_inline int net_allow(struct bpf_sock_addr *ctx, __u16 family)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
+	struct pysec_ns_key ns = { .family = family };
+	struct pysec_sys_rec *r;
+	__u16 port;
+	int same;
+
+	if (!tp || !tp->hooked)
+		return 1;
+	port = bpf_ntohs((__u16)ctx->user_port);
+	if (family == AF_INET_) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(ns.addr, &a, 4);
+	} else { /* constant offsets: the verifier refuses a moving ctx pointer */
+		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			       ctx->user_ip6[3] };
+
+		__builtin_memcpy(ns.addr, a, 16);
+	}
+	r = bpf_map_lookup_elem(&pending, &tid);
+	if (!r || r->token_kind != PYSEC_TK_CONNECT) {
+		count(PYSEC_CNT_NET_DENIED_UNSEEN);
+		return 0;
+	}
+	if (r->verdict == PYSEC_V_UNHOOKED)
+		return 1;
+	same = r->family == family && r->port == port;
+	for (int i = 0; i < 16; i++)
+		if (i < (family == AF_INET_ ? 4 : 16) && r->addr[i] != ns.addr[i])
+			same = 0;
+	if (r->verdict == PYSEC_V_AUDITED) {
+		if (same)
+			return 1;
+		r->verdict = PYSEC_V_UNAUDITED;
+		r->why |= PYSEC_WHY_SWAPPED;
+	}
+	if (same && port == 53 && bpf_map_lookup_elem(&nameservers, &ns)) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&held_queries, &tid, &one, BPF_ANY);
+		return 1;
+	}
+	r->why |= PYSEC_WHY_DENIED;
+	return 0;
+}
+
+SEC("cgroup/connect4")
+int cgroup__connect4(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET_);
+}
+
+SEC("cgroup/connect6")
+int cgroup__connect6(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET6_);
+}
+
+SEC("cgroup/sendmsg4")
+int cgroup__sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET_);
+}
+
+SEC("cgroup/sendmsg6")
+int cgroup__sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return net_allow(ctx, AF_INET6_);
+}
+
+#include "stock.bpf.h" /* the stock python:audit probe (docs/stock-probe.md) */

@@ -41,6 +41,8 @@ enum pysec_verdict {
 				       * last component (a symlink, or a swap:
 				       * user space resolves it) */
 #define PYSEC_WHY_REREAD 0x20u    /* argument read at sys_exit (unreadable at entry) */
+#define PYSEC_WHY_STOPPED 0x80u   /* enforce: SIGSTOP sent, held for user space's judgment */
+#define PYSEC_WHY_DENIED 0x100u   /* enforce: the cgroup hook refused it (EPERM) */
 
 /* Syscalls aimed at another process's memory (x86_64 numbers). */
 #define PYSEC_NR_PTRACE 101
@@ -72,7 +74,7 @@ struct pysec_audit_rec {
 	__u32 flags;
 	__u32 args_len; /* as reported by the hook, may exceed what was copied */
 	__u32 args_copied;
-	__u32 pad;
+	__u32 kflags;   /* PYSEC_AUDIT_* set by the kernel side */
 	__u32 line;     /* Python line of the innermost frame (0: none) */
 	__u32 pad2;
 	char event[PYSEC_EVENT_MAX];
@@ -80,11 +82,16 @@ struct pysec_audit_rec {
 	__u8 args[PYSEC_ARGS_MAX];
 };
 
+/* struct pysec_audit_rec.kflags */
+#define PYSEC_AUDIT_STOPPED 0x1u /* enforce: the process was stopped at this event
+				  * to judge a resolver query held before it */
+
 struct pysec_proc_rec {
 	struct pysec_hdr h;
 	__u32 child_pid;  /* FORK: the new process */
 	__s32 exit_code;  /* EXIT: the task's exit code (wait status form) */
 	char filename[PYSEC_PATH_MAX]; /* EXEC: the binary as exec'd */
+	__u64 last_seq; /* EXEC/EXIT: highest seq the hook fired in the image that ended */
 };
 
 /* Value of the `tracked` map: one per followed process (tgid). */
@@ -95,6 +102,7 @@ struct pysec_tracked {
 	/* the audit bridge as the hook announced it when it armed (0: unknown) */
 	__u64 bridge_slot, bridge_entry, bridge_fn, bridge_sem;
 	__u64 bridge_site; /* the probe site (where the kernel put its breakpoint) */
+	__u64 last_seq; /* highest seq the hook fired in the current image */
 };
 
 struct pysec_sys_rec {
@@ -165,7 +173,75 @@ enum pysec_counter {
 	PYSEC_CNT_PENDING_FULL,/* syscalls not followed: pending table full */
 	PYSEC_CNT_TOKENS_FULL, /* tokens not stored: token table full */
 	PYSEC_CNT_AUDITED_SYSCALLS, /* audited syscalls counted, not forwarded */
+	PYSEC_CNT_RB_LOST_AUDIT, /* ... of PYSEC_CNT_RB_LOST: audit records */
+	PYSEC_CNT_SHED_AUDIT,    /* audit records shed under backlog (tokens kept) */
+	PYSEC_CNT_SHED_SYSCALL,  /* audited syscall records shed under backlog */
+	PYSEC_CNT_NET_DENIED_UNSEEN, /* enforce: network ops refused with no syscall
+				      * record to attach to (io_uring, table full) */
+	PYSEC_CNT_STOP_LOST,   /* enforce: no stop (record could not be queued) */
 	PYSEC_CNT_MAX,
+};
+
+
+/*
+ * The stock `python:audit` probe of CPython builds with DTrace/USDT
+ * (docs/stock-probe.md).  Its audit records carry PYSEC_F_STOCK in flags:
+ * seq is counted by the kernel, there is no file/line, and the key was
+ * computed in BPF from the decoded arguments.
+ */
+#define PYSEC_F_STOCK 0x10000u
+/* ... and its arguments could not be decoded (no layout for the runtime) */
+#define PYSEC_F_STOCK_UNDECODED 0x20000u
+
+/* Key of the `stock_cfgs` map: the file that defines the CPython runtime
+ * types, as the kernel names it (s_dev in kernel encoding, i_ino). */
+struct pysec_stock_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+/* Object layout of one CPython build and where its builtin types are. */
+struct pysec_stock_cfg {
+	__u32 minor;      /* 3.minor */
+	__u32 long_tag;   /* 3.12+: int size/sign in lv_tag, else in ob_size */
+	__s64 seg_delta;  /* p_vaddr - p_offset of PyTuple_Type's segment */
+	__u64 tuple_vaddr; /* link-time addresses (add the load bias) */
+	__u64 list_vaddr;
+	__u64 str_vaddr;
+	__u64 bytes_vaddr;
+	__u64 long_vaddr;
+	__u64 bool_vaddr;
+	__u64 float_vaddr;
+	__u64 none_vaddr;
+	__u64 true_vaddr;
+	__u16 ob_type, ob_size, tuple_items, list_items;
+	__u16 bytes_sval, float_val, type_name, str_length;
+	__u16 str_state, str_ascii_data, str_compact_data, long_size;
+	__u16 long_digit, from_debug, pad[2]; /* from_debug: layout read from _Py_DebugOffsets */
+	__u32 state_kind_mask, state_kind_shift;
+	__u32 state_compact, state_ascii;
+	__u32 state_ready; /* 0: no ready bit (3.12+) */
+	__u32 pad2;
+};
+/*
+ * Per-syscall verdict counters (`sys_counts` in .bss): every monitored
+ * syscall of a tracked process at its exit, forwarded or not, indexed
+ * [slot][verdict] with slot from pysec_sys_slot order below.
+ */
+enum pysec_sys_slot {
+	PYSEC_SLOT_OPEN, PYSEC_SLOT_CREAT, PYSEC_SLOT_OPENAT, PYSEC_SLOT_OPENAT2,
+	PYSEC_SLOT_CONNECT, PYSEC_SLOT_SENDTO, PYSEC_SLOT_SENDMSG, PYSEC_SLOT_SENDMMSG,
+	PYSEC_SLOT_EXECVE, PYSEC_SLOT_EXECVEAT, PYSEC_SLOT_IO_URING_SETUP,
+	PYSEC_SLOT_PTRACE, PYSEC_SLOT_PROCESS_VM_WRITEV,
+	PYSEC_SLOT_MAX,
+};
+#define PYSEC_SYS_VERDICTS 4 /* index by enum pysec_verdict (0 unused) */
+
+/* Key of the `nameservers` map (enforce): an address of /etc/resolv.conf. */
+struct pysec_ns_key {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 addr[16];
+	__u16 pad;
 };
 
 #endif /* PYSECTRACE_H */

@@ -51,6 +51,15 @@ static const struct announce {
 	{ "os.system", PYSEC_TK_EXEC, 0, SHAPE_SHELL },
 };
 
+size_t pysec_announce_events(const char **names, size_t cap)
+{
+	size_t n = sizeof(announces) / sizeof(announces[0]);
+
+	for (size_t i = 0; i < n && i < cap; i++)
+		names[i] = announces[i].event;
+	return n;
+}
+
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
 #ifndef PYSEC_CORRELATE_H
 #define PYSEC_CORRELATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pyapi.h"
@@ -19,6 +20,9 @@ struct pysec_token {
  */
 int pysec_token_for(const struct pysec_pyapi *api, const char *event, pyobj *args,
 		    struct pysec_token *tok);
+
+/* The events of the table (names[0..cap)); returns how many there are. */
+size_t pysec_announce_events(const char **names, size_t cap);
 
 uint64_t pysec_hash_bytes(const void *data, size_t n);
 uint64_t pysec_hash_basename(const char *path, size_t n);

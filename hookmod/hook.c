@@ -8,7 +8,7 @@
  * a 5-byte nop lets kernels >= 6.18 optimize the uprobe into a call, but
  * on 6.18 a child forked after that crashes (SIGSEGV) at its first hit of
  * the optimized site, so that is opt-in (-DPYSEC_PROBE_NOP5) until the
- * kernel is fixed or `pysectrace probe` can tell a fixed one.
+ * kernel is fixed: `pysectrace probe` (nop5_fork_safe) tells a fixed one.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #define _SDT_NOP .nops 5
 #endif
 
+#include "control.h"
 #include "correlate.h"
 #include "hook.h"
 #include "pysechook_abi.h"
@@ -133,22 +135,33 @@ static void keep_entry_at_exit(void)
 static int audit_hook(const char *event, pyobj *args, void *ud)
 {
 	uint8_t buf[PYSEC_ARGS_MAX];
-	uint32_t flags;
+	uint32_t flags, pflags = 0;
 	size_t len;
 	uint64_t n;
+	char deny_msg[160];
+	int listening, fire_it, rc = 0, sig = 0;
 
 	(void)ud;
 	if (__builtin_expect(event[0] == 'c', 0) && hook_slot &&
 	    !strcmp(event, "cpython._PySys_ClearAuditHooks"))
 		keep_entry_at_exit();
-	if (__builtin_expect(!pysectrace_audit_semaphore, 1))
+	if (__builtin_expect(!pysectrace_audit_semaphore, 1) &&
+	    __builtin_expect(!__atomic_load_n(&pysec_ctl_current, __ATOMIC_RELAXED), 1))
 		return 0;
+	listening = pysectrace_audit_semaphore != 0;
+	fire_it = listening;
+	if (pysec_ctl_current)
+		rc = pysec_control_check(&api, event, args, listening, &fire_it, &pflags, &sig,
+					 deny_msg, sizeof(deny_msg));
+	if (!fire_it)
+		goto out;
 	n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 	len = pysec_serialize(&api, args, buf, sizeof(buf), &flags);
-	flags |= origin;
+	flags |= origin | pflags;
 	struct pysec_token tok = { 0 };
 
-	if (pysec_token_for(&api, event, args, &tok))
+	/* a denied event announces nothing: the operation will not happen */
+	if (!(pflags & PYSEC_F_DENIED) && pysec_token_for(&api, event, args, &tok))
 		flags |= tok.flags;
 
 	char file[PYSEC_FILE_MAX];
@@ -164,7 +177,28 @@ static int audit_hook(const char *event, pyobj *args, void *ud)
 	if (saved)
 		api.Err_Restore(et, ev, tb);
 	fire(n, event, buf, (uint32_t)len, tok.key, flags, file, line);
-	return 0;
+out:
+	if (sig)
+		kill(getpid(), sig);
+	if (rc < 0)
+		api.Err_SetString(*api.Exc_PermissionError, deny_msg);
+	return rc;
+}
+
+/* The hook opens a file of its own next: leave a token so the tracer sees it audited. */
+static void announce_own_open(const char *path)
+{
+	uint8_t buf[PYSEC_ARGS_MAX] = { PYSEC_T_TUPLE, 1, 0, PYSEC_T_STR };
+	size_t n = strnlen(path, PYSEC_STR_CAP);
+
+	if (!pysectrace_audit_semaphore)
+		return;
+	buf[4] = (uint8_t)(n & 0xff);
+	buf[5] = (uint8_t)(n >> 8);
+	memcpy(buf + 6, path, n);
+	fire(__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), PYSEC_CONTROL_EVENT, buf,
+	     (uint32_t)(6 + n), pysec_hash_bytes(path, strlen(path)),
+	     origin | ((uint32_t)PYSEC_TK_PATH << PYSEC_TK_SHIFT), "", 0);
 }
 
 /*
@@ -290,5 +324,6 @@ int pysec_hook_arm(void *handle, uint32_t origin_flags)
 	__atomic_store_n(&pysechook_armed_in_process, 1, __ATOMIC_RELEASE);
 	pthread_atfork(NULL, NULL, reset_seq_in_child);
 	announce_armed();
+	pysec_control_attach(&api, announce_own_open);
 	return 1;
 }

@@ -52,6 +52,8 @@ int pyapi_resolve(struct pysec_pyapi *api, void *handle)
 	RESOLVE(List_Type, "PyList_Type");
 	RESOLVE(None, "_Py_NoneStruct");
 	RESOLVE(True, "_Py_TrueStruct");
+	RESOLVE(Err_SetString, "PyErr_SetString");
+	RESOLVE(Exc_PermissionError, "PyExc_PermissionError");
 
 	/*
 	 * Layout check: every static type object's ob_type is &PyType_Type

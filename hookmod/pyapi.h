@@ -50,6 +50,9 @@ struct pysec_pyapi {
 	void *Unicode_Type, *Bytes_Type, *Long_Type, *Bool_Type, *Float_Type;
 	void *Tuple_Type, *List_Type;
 	void *None, *True;
+	/* in-process deny (control.c) */
+	void (*Err_SetString)(void *type, const char *msg);
+	void **Exc_PermissionError; /* the variable PyExc_PermissionError */
 };
 
 /*

@@ -18,7 +18,8 @@
  *   arg4  u32          args_len bytes valid at args (<= PYSEC_ARGS_MAX)
  *   arg5  u64          key      correlation key of the syscall this event
  *                               announces (see "Expectation tokens")
- *   arg6  u32          flags    PYSEC_F_* below; bits 8-11: token kind
+ *   arg6  u32          flags    PYSEC_F_* below; bits 8-11: token kind;
+ *                               bits 16-31: matched control-file rule + 1
  *   arg7  const char * file     Python source file of the innermost frame
  *                               (UTF-8, NUL-terminated, "" when none)
  *   arg8  u32          line     its line number (0 when none)
@@ -69,7 +70,7 @@
 
 #define PYSEC_USDT_PROVIDER "pysectrace"
 #define PYSEC_USDT_NAME "audit"
-#define PYSEC_USDT_ABI_VERSION 1
+#define PYSEC_USDT_ABI_VERSION 2 /* 2: policy flags, pysectrace.control */
 
 #define PYSEC_ARGS_MAX 1024 /* serialized args buffer, bytes */
 #define PYSEC_EVENT_MAX 64  /* event name as copied by the tracer, bytes */
@@ -84,12 +85,22 @@
 #define PYSEC_F_KEY_ANY 0x4u   /* token matches any syscall of its kind */
 #define PYSEC_F_KEY_PORT 0x8u  /* CONNECT token: key is the port only */
 #define PYSEC_F_ARMED 0x10u    /* the hook's own "pysectrace.armed" event */
+#define PYSEC_F_DENIED 0x20u   /* a policy rule made this event fail in process */
+#define PYSEC_F_WOULD_DENY 0x40u /* observe mode: a deny/kill rule matched */
+/* bits 16-31: index + 1 of the control-file rule that matched (0: none) */
+#define PYSEC_F_RULE_SHIFT 16
+#define PYSEC_F_RULE_OF(flags) ((flags) >> PYSEC_F_RULE_SHIFT)
 #define PYSEC_TK_SHIFT 8
 #define PYSEC_TK_MASK 0xf00u
 #define PYSEC_TK_OF(flags) (((flags) & PYSEC_TK_MASK) >> PYSEC_TK_SHIFT)
 
 /* The event the hook fires once when it arms (before Py_Initialize). */
 #define PYSEC_ARMED_EVENT "pysectrace.armed"
+/*
+ * The event the hook fires (with a PATH token) right before it opens a
+ * file of its own: its control file, /proc/self/cgroup (docs/control-abi.md).
+ */
+#define PYSEC_CONTROL_EVENT "pysectrace.control"
 
 /*
  * The bridge as the hook set it up (at the address in the key of

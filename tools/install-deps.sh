@@ -2,14 +2,26 @@
 # install-deps.sh — install pysectrace's Debian build and test dependencies.
 #   tools/install-deps.sh            install whatever is missing (apt-get)
 #   tools/install-deps.sh --check    exit 0 when everything is present
+#   tools/install-deps.sh --bench    also the peers `make bench` compares with
+#                                    (optional: make test does not need them)
 set -euo pipefail
 
-PACKAGES=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev libcmocka-dev systemtap-sdt-dev python3 python3-dev
-	libzstd-dev libssl-dev chromium)
+PACKAGES=(make gcc clang libclang-rt-dev llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	libjson-c-dev libcmocka-dev systemtap-sdt-dev python3 python3-dev libmicrohttpd-dev libyaml-dev
+	libzstd-dev libssl-dev)
+# capture reports: a test opens report.html in headless Chromium
+PACKAGES+=(chromium)
+# monitor tests: a real Prometheus server scrapes it, curl fetches /metrics,
+# systemd-analyze verifies the unit
+PACKAGES+=(prometheus curl systemd)
 # the stdlib test suite of Debian's python3, for the corpus (make test)
 if [ -x /usr/bin/python3 ]; then
 	PACKAGES+=("libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")
+fi
+
+if [ "${1:-}" = "--bench" ]; then
+	PACKAGES+=(strace bpftrace)
+	shift
 fi
 
 missing() {

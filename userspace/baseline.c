@@ -209,11 +209,10 @@ static int resolution_event(const char *ev)
 	return 0;
 }
 
-/* Is addr (AF_INET/AF_INET6 bytes) a nameserver of /etc/resolv.conf? */
-static int is_nameserver(uint16_t family, const uint8_t *addr)
+int pysec_baseline_nameservers(uint16_t *fam, uint8_t (*ns)[16], int max)
 {
-	static uint8_t ns[8][16];
-	static uint16_t fam[8];
+	static uint8_t cns[PYSEC_NAMESERVERS_MAX][16];
+	static uint16_t cfam[PYSEC_NAMESERVERS_MAX];
 	static int n = -1;
 	char conf[4097], a[64];
 
@@ -221,7 +220,7 @@ static int is_nameserver(uint16_t family, const uint8_t *addr)
 		n = 0;
 		if (pysec_lookup(PYSEC_Q_FILE, 0, "/etc/resolv.conf", conf, sizeof(conf)) < 0)
 			conf[0] = 0;
-		for (char *line = conf; *line && n < 8; line += !!*line) {
+		for (char *line = conf; *line && n < PYSEC_NAMESERVERS_MAX; line += !!*line) {
 			char *end = line + strcspn(line, "\n");
 			char saved = *end;
 
@@ -232,12 +231,26 @@ static int is_nameserver(uint16_t family, const uint8_t *addr)
 			line = end;
 			if (!ok)
 				continue;
-			if (inet_pton(AF_INET, a, ns[n]) == 1)
-				fam[n++] = AF_INET;
-			else if (inet_pton(AF_INET6, a, ns[n]) == 1)
-				fam[n++] = AF_INET6;
+			if (inet_pton(AF_INET, a, cns[n]) == 1)
+				cfam[n++] = AF_INET;
+			else if (inet_pton(AF_INET6, a, cns[n]) == 1)
+				cfam[n++] = AF_INET6;
 		}
 	}
+	for (int i = 0; i < n && i < max; i++) {
+		fam[i] = cfam[i];
+		memcpy(ns[i], cns[i], 16);
+	}
+	return n < max ? n : max;
+}
+
+/* Is addr (AF_INET/AF_INET6 bytes) a nameserver of /etc/resolv.conf? */
+static int is_nameserver(uint16_t family, const uint8_t *addr)
+{
+	uint8_t ns[PYSEC_NAMESERVERS_MAX][16];
+	uint16_t fam[PYSEC_NAMESERVERS_MAX];
+	int n = pysec_baseline_nameservers(fam, ns, PYSEC_NAMESERVERS_MAX);
+
 	for (int i = 0; i < n; i++)
 		if (fam[i] == family && !memcmp(ns[i], addr, family == AF_INET ? 4 : 16))
 			return 1;

@@ -6,6 +6,7 @@
  * not repeated.
  */
 #define _GNU_SOURCE
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,17 @@
 #define PROC_BUCKETS 4096
 #define AGG_BUCKETS 4096
 
+/* Linux's PID_MAX_LIMIT on 64-bit: one bit per pid, 512 KiB. */
+#define PID_LIMIT (4u * 1024 * 1024)
+
+struct lru {
+	struct lru *prev, *next;
+};
+
 struct proc_node {
 	struct pysec_proc p;
 	struct proc_node *next;
+	struct lru lru; /* most recently used first */
 };
 
 struct agg {
@@ -32,6 +41,7 @@ struct agg {
 	struct pysec_sys_rec first; /* for the final report */
 	struct pysec_proc *proc_copy;
 	struct agg *next;
+	struct lru lru;
 };
 
 #define AWAIT_MAX 64
@@ -46,7 +56,52 @@ struct pysec_classifier {
 	unsigned nawaiting;
 	struct proc_node *procs[PROC_BUCKETS];
 	struct agg *aggs[AGG_BUCKETS];
+	struct lru proc_lru, agg_lru;
+	unsigned max_procs, max_aggs;
+	struct pysec_classifier_stats st;
+	uint8_t *evicted; /* bitmap by pid: state evicted, process not seen to end */
 };
+
+#define LRU_ENTRY(ptr, type) ((type *)((char *)(ptr) - offsetof(type, lru)))
+
+static void lru_unlink(struct lru *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+}
+
+static void lru_push(struct lru *head, struct lru *n)
+{
+	n->next = head->next;
+	n->prev = head;
+	head->next->prev = n;
+	head->next = n;
+}
+
+static void lru_touch(struct lru *head, struct lru *n)
+{
+	lru_unlink(n);
+	lru_push(head, n);
+}
+
+static int evicted_test(const struct pysec_classifier *c, uint32_t pid)
+{
+	return c->evicted && pid < PID_LIMIT && (c->evicted[pid / 8] & (1u << (pid % 8)));
+}
+
+static void evicted_set(struct pysec_classifier *c, uint32_t pid, int on)
+{
+	if (pid >= PID_LIMIT)
+		return;
+	if (!c->evicted) {
+		if (!on || !(c->evicted = calloc(PID_LIMIT / 8, 1)))
+			return;
+	}
+	if (on)
+		c->evicted[pid / 8] |= (uint8_t)(1u << (pid % 8));
+	else
+		c->evicted[pid / 8] &= (uint8_t)~(1u << (pid % 8));
+}
 
 struct pysec_classifier *pysec_classifier_new(pysec_alert_fn fn, void *ctx)
 {
@@ -55,8 +110,24 @@ struct pysec_classifier *pysec_classifier_new(pysec_alert_fn fn, void *ctx)
 	if (c) {
 		c->fn = fn;
 		c->ctx = ctx;
+		c->proc_lru.prev = c->proc_lru.next = &c->proc_lru;
+		c->agg_lru.prev = c->agg_lru.next = &c->agg_lru;
+		c->max_procs = PYSEC_MAX_PROCS_DEFAULT;
+		c->max_aggs = PYSEC_MAX_ALERT_AGGS_DEFAULT;
 	}
 	return c;
+}
+
+void pysec_classifier_set_limits(struct pysec_classifier *c, unsigned max_procs,
+				 unsigned max_aggs)
+{
+	c->max_procs = max_procs < PYSEC_MIN_TABLE ? PYSEC_MIN_TABLE : max_procs;
+	c->max_aggs = max_aggs < PYSEC_MIN_TABLE ? PYSEC_MIN_TABLE : max_aggs;
+}
+
+void pysec_classifier_stats(const struct pysec_classifier *c, struct pysec_classifier_stats *s)
+{
+	*s = c->st;
 }
 
 static void thread_clear(struct pysec_thread *t)
@@ -90,31 +161,71 @@ void pysec_classifier_free(struct pysec_classifier *c)
 			free(a->proc_copy);
 			free(a);
 		}
+	free(c->evicted);
 	free(c);
+}
+
+static void proc_unlink(struct pysec_classifier *c, struct proc_node *n)
+{
+	for (struct proc_node **pp = &c->procs[n->p.pid % PROC_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	lru_unlink(&n->lru);
+	c->st.procs--;
+}
+
+/*
+ * The least recently used process goes: what it held for judgment is
+ * counted as unjudged, and its pid is remembered so that, seen again, it
+ * resumes in a state that cannot raise an alert wrongly.
+ */
+static void proc_evict_lru(struct pysec_classifier *c)
+{
+	struct proc_node *n = LRU_ENTRY(c->proc_lru.prev, struct proc_node);
+
+	c->st.unjudged += n->p.nprearm + n->p.prearm_overflow;
+	for (unsigned i = 0; i < PYSEC_THREADS_PER_PROC; i++)
+		c->st.unjudged += !!n->p.threads[i].held_valid;
+	evicted_set(c, n->p.pid, 1);
+	proc_unlink(c, n);
+	proc_free(n);
+	c->st.proc_evictions++;
 }
 
 static struct pysec_proc *proc_get(struct pysec_classifier *c, uint32_t pid, int create)
 {
 	struct proc_node **b = &c->procs[pid % PROC_BUCKETS], *n;
 
-	for (n = *b; n; n = n->next)
-		if (n->p.pid == pid)
+	for (n = *b; n; n = n->next) {
+		if (n->p.pid == pid) {
+			lru_touch(&c->proc_lru, &n->lru);
 			return &n->p;
-	if (!create || !(n = calloc(1, sizeof(*n))))
+		}
+	}
+	if (!create)
+		return NULL;
+	while (c->st.procs >= c->max_procs && c->proc_lru.prev != &c->proc_lru)
+		proc_evict_lru(c);
+	if (!(n = calloc(1, sizeof(*n))))
 		return NULL;
 	n->p.pid = pid;
+	n->p.resumed = evicted_test(c, pid);
 	n->next = *b;
 	*b = n;
+	lru_push(&c->proc_lru, &n->lru);
+	c->st.procs++;
 	return &n->p;
 }
 
 static void proc_drop(struct pysec_classifier *c, uint32_t pid)
 {
-	for (struct proc_node **pp = &c->procs[pid % PROC_BUCKETS]; *pp; pp = &(*pp)->next) {
-		if ((*pp)->p.pid == pid) {
-			struct proc_node *n = *pp;
-
-			*pp = n->next;
+	evicted_set(c, pid, 0);
+	for (struct proc_node *n = c->procs[pid % PROC_BUCKETS]; n; n = n->next) {
+		if (n->p.pid == pid) {
+			proc_unlink(c, n);
 			proc_free(n);
 			return;
 		}
@@ -469,6 +580,43 @@ static const char *reason_of(const struct pysec_sys_rec *r, int prearm)
 	return "no audit event of this thread announced it";
 }
 
+/* Alerts that no earlier record of the process could have explained. */
+static int context_free(const struct pysec_sys_rec *r)
+{
+	return proc_mem_write(r) || r->bridge || aims_at_process(r) ||
+	       (r->why & (PYSEC_WHY_NO_PYTHON_API | PYSEC_WHY_SWAPPED));
+}
+
+static void agg_report(struct pysec_classifier *c, struct agg *a)
+{
+	struct pysec_alert al = {
+		.kind = a->kind, .reason = a->reason, .hdr = &a->first.h, .sys = &a->first,
+		.proc = a->proc_copy, .thr = NULL, .count = a->count, .broken = a->broken,
+	};
+
+	c->fn(c->ctx, &al);
+}
+
+/* The least recently repeated alert goes, its final count reported first. */
+static void agg_evict_lru(struct pysec_classifier *c)
+{
+	struct agg *a = LRU_ENTRY(c->agg_lru.prev, struct agg);
+
+	if (a->count > 1 && a->proc_copy)
+		agg_report(c, a);
+	for (struct agg **pp = &c->aggs[a->key % AGG_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	lru_unlink(&a->lru);
+	free(a->proc_copy);
+	free(a);
+	c->st.aggs--;
+	c->st.agg_evictions++;
+}
+
 static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct pysec_sys_rec *r,
 		  int prearm)
 {
@@ -490,14 +638,24 @@ static void alert(struct pysec_classifier *c, struct pysec_proc *p, const struct
 		.broken = broken,
 	};
 
+	/* what made it unaudited-and-unexplained may be context we lost */
+	if (p->resumed && !context_free(r)) {
+		c->st.unjudged++;
+		return;
+	}
 	for (a = *b; a; a = a->next) {
 		if (a->key == key) {
 			a->count++;
+			lru_touch(&c->agg_lru, &a->lru);
 			return;
 		}
 	}
+	while (c->st.aggs >= c->max_aggs && c->agg_lru.prev != &c->agg_lru)
+		agg_evict_lru(c);
 	a = calloc(1, sizeof(*a));
 	if (a) {
+		lru_push(&c->agg_lru, &a->lru);
+		c->st.aggs++;
 		a->key = key;
 		a->count = 1;
 		a->kind = al.kind;
@@ -716,6 +874,8 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 		if (!p || !child)
 			return;
 		proc_new_image(child, r->h.ts_ns);
+		evicted_set(c, r->child_pid, 0);
+		child->resumed = 0; /* a new process: seen from its start */
 		child->ppid = r->h.pid;
 		child->forked = 1;
 		child->armed = p->armed;
@@ -737,6 +897,8 @@ static void on_proc(struct pysec_classifier *c, const struct pysec_proc_rec *r)
 			return;
 		release_held(c, p);
 		proc_new_image(p, r->h.ts_ns);
+		evicted_set(c, r->h.pid, 0);
+		p->resumed = 0; /* a new image: seen from its start */
 		/* the execve syscall record follows this one: it belongs to prev_exe */
 		memcpy(p->prev_exe, p->exe, sizeof(p->exe));
 		copy_cstr(p->exe, sizeof(p->exe), r->filename, strnlen(r->filename, PYSEC_PATH_MAX));
@@ -796,13 +958,7 @@ void pysec_classifier_flush(struct pysec_classifier *c)
 		for (struct agg *a = c->aggs[i]; a; a = a->next) {
 			if (a->count < 2 || !a->proc_copy)
 				continue;
-			struct pysec_alert al = {
-				.kind = a->kind, .reason = a->reason, .hdr = &a->first.h, .sys = &a->first,
-				.proc = a->proc_copy, .thr = NULL, .count = a->count,
-				.broken = a->broken,
-			};
-
-			c->fn(c->ctx, &al);
+			agg_report(c, a);
 			a->count = 1;
 		}
 	}

@@ -66,6 +66,12 @@ struct pysec_proc {
 	int missing;       /* hook_missing was reported for this image */
 	struct pysec_hdr exec_hdr; /* the exec that started the current image */ /* PYSEC_BRIDGE_* the kernel found so far in this image */
 	uint64_t seq_first, seq_max, seq_seen; /* the hook's sequence numbers */
+	/*
+	 * Seen again after its state was evicted (table full): what it did
+	 * before is unknown, so alerts that need that context are counted as
+	 * unjudged instead of raised; cleared when a new image starts (exec).
+	 */
+	int resumed;
 };
 
 /* What the baseline and the classifier look at for one syscall. */
@@ -87,6 +93,11 @@ struct pysec_alert {
 	const struct pysec_thread *thr;
 	uint64_t count; /* identical alerts so far, this one included */
 	uint32_t broken; /* hook_cleared: what of the bridge is broken (PYSEC_BRIDGE_*) */
+	/* enforcement, filled by the pipeline's decision point (action NULL: none asked) */
+	const char *action; /* what was done: "allow", "log", "kill" */
+	const char *rule;   /* the id of the rule that decided */
+	const char *would;  /* observe: the action enforce would have taken */
+	int signal;         /* kill: the signal sent */
 };
 
 typedef void (*pysec_alert_fn)(void *ctx, const struct pysec_alert *a);
@@ -111,6 +122,29 @@ uint64_t pysec_classifier_prearm_dropped(const struct pysec_classifier *c);
 
 /* The kernel lost records: sequence gaps no longer tell a broken bridge. */
 void pysec_classifier_kernel_lost(struct pysec_classifier *c);
+/*
+ * Memory bounds (LRU eviction): processes with context (each about
+ * sizeof(struct pysec_proc), 64 KiB) and distinct alerts being counted
+ * (each about the same: a copy of the process for the final report).
+ */
+#define PYSEC_MAX_PROCS_DEFAULT 1024
+#define PYSEC_MAX_ALERT_AGGS_DEFAULT 512
+#define PYSEC_MIN_TABLE 16
+
+/* Set the bounds (each at least PYSEC_MIN_TABLE); shrinking evicts later. */
+void pysec_classifier_set_limits(struct pysec_classifier *c, unsigned max_procs,
+				 unsigned max_aggs);
+
+struct pysec_classifier_stats {
+	uint64_t procs;           /* processes with state now */
+	uint64_t proc_evictions;  /* process states evicted (LRU) */
+	uint64_t aggs;            /* distinct alerts counted now */
+	uint64_t agg_evictions;   /* distinct alerts evicted (final count reported) */
+	uint64_t unjudged;        /* syscalls of evicted-and-resumed processes that
+				   * needed lost context: not judged (a loss) */
+};
+
+void pysec_classifier_stats(const struct pysec_classifier *c, struct pysec_classifier_stats *s);
 
 /* Alerts that repeated: call fn once more for each, with the final count. */
 void pysec_classifier_flush(struct pysec_classifier *c);
@@ -125,6 +159,9 @@ const char *pysec_baseline_explain(const struct pysec_sysctx *x);
  * verdict waits for the thread's next event (pysec_baseline_resolved_by).
  */
 int pysec_baseline_dns_shaped(const struct pysec_sysctx *x);
+#define PYSEC_NAMESERVERS_MAX 8
+/* The nameservers of /etc/resolv.conf (read once): how many were written. */
+int pysec_baseline_nameservers(uint16_t *fam, uint8_t (*ns)[16], int max);
 /* The rule id when `event` with `args` explains a held resolver query. */
 const char *pysec_baseline_resolved_by(const char *event, struct json_object *args);
 

@@ -14,6 +14,9 @@ int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* Print "pysectrace: <msg>" to stderr. */
 void pysec_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

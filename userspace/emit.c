@@ -14,6 +14,7 @@
 
 #include "argdecode.h"
 #include "emit.h"
+#include "../hookmod/rulematch.h"
 
 int pysec_parse_format(const char *s)
 {
@@ -52,6 +53,8 @@ void pysec_emitter_init(struct pysec_emitter *e, FILE *out, enum pysec_format fo
 	e->show = show;
 	e->wall_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	e->color = format == PYSEC_FMT_TEXT && isatty(fileno(out));
+	if (gethostname(e->host, sizeof(e->host) - 1) != 0)
+		e->host[0] = 0;
 }
 
 /* RFC 3339 UTC with nanoseconds, or (short) local time of day for text. */
@@ -168,14 +171,32 @@ static void event_name(const struct pysec_audit_rec *r, char *out)
 	out[i] = 0;
 }
 
+/*
+ * The policy rule the hook matched (flags bits 16-31), from the run's
+ * control file: its id and action, or NULL.
+ */
+static const char *policy_rule(const struct pysec_emitter *e, uint32_t flags, int *action)
+{
+	uint32_t i = PYSEC_F_RULE_OF(flags);
+
+	if (!i || !e->ctl || i > e->ctl->hdr->nrules)
+		return NULL;
+	*action = e->ctl->rules[i - 1].action;
+	return pysec_ctl_str(e->ctl, e->ctl->rules[i - 1].id);
+}
+
 static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 {
 	char ev[PYSEC_EVENT_MAX];
 	size_t n = r->args_copied < PYSEC_ARGS_MAX ? r->args_copied : PYSEC_ARGS_MAX;
+	int action = -1;
+	const char *rule = policy_rule(e, r->flags, &action);
+	/* denials and log rules are written like alerts, whatever --show says */
+	int policy = (r->flags & (PYSEC_F_DENIED | PYSEC_F_WOULD_DENY)) || action == PYSEC_ACT_LOG;
 
 	event_name(r, ev);
-	if (e->show == PYSEC_SHOW_ALERTS ||
-	    (e->show == PYSEC_SHOW_AUDIT && pysec_event_is_frequent(ev)))
+	if (!policy && (e->show == PYSEC_SHOW_ALERTS ||
+			(e->show == PYSEC_SHOW_AUDIT && pysec_event_is_frequent(ev))))
 		return;
 	if (e->format == PYSEC_FMT_JSON) {
 		struct json_object *o = json_header(e, &r->h, "audit");
@@ -190,15 +211,33 @@ static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 		}
 		if (r->flags & PYSEC_F_TRUNCATED || r->args_len > n)
 			json_object_object_add(o, "truncated", json_object_new_boolean(1));
-		if (r->flags & PYSEC_F_MODULE)
+		if (r->flags & PYSEC_F_STOCK)
+			add_str(o, "hook", "stock");
+		else if (r->flags & PYSEC_F_MODULE)
 			add_str(o, "hook", "module");
+		if (r->flags & PYSEC_F_STOCK_UNDECODED)
+			json_object_object_add(o, "undecoded", json_object_new_boolean(1));
+		if (rule)
+			add_str(o, "rule", rule);
+		if (r->flags & PYSEC_F_DENIED)
+			add_str(o, "denied", rule ? rule : "?");
+		if (r->flags & PYSEC_F_WOULD_DENY)
+			add_str(o, "would_deny", rule ? rule : "?");
 		write_json(e, o);
 		return;
 	}
 	char *args = pysec_args_to_text(r->args, n);
+	char note[PYSEC_EVENT_MAX + 48] = "";
 
+	if (r->flags & PYSEC_F_DENIED)
+		snprintf(note, sizeof(note), " DENIED by rule %s", rule ? rule : "?");
+	else if (r->flags & PYSEC_F_WOULD_DENY)
+		snprintf(note, sizeof(note), " would be denied by rule %s (observe)",
+			 rule ? rule : "?");
+	else if (action == PYSEC_ACT_LOG)
+		snprintf(note, sizeof(note), " [rule %s]", rule);
 	text_prefix(e, &r->h);
-	fprintf(e->out, "%s %s\n", ev, args ? args : "[]");
+	fprintf(e->out, "%s %s%s\n", ev, args ? args : "[]", note);
 	free(args);
 	e->records++;
 }
@@ -227,6 +266,8 @@ static void emit_proc(struct pysec_emitter *e, const struct pysec_proc_rec *r)
 			else
 				add_int(o, "exit_status", (code >> 8) & 0xff);
 		}
+		if (r->h.type != PYSEC_REC_FORK && r->last_seq)
+			add_int(o, "last_seq", (int64_t)r->last_seq);
 		write_json(e, o);
 		return;
 	}
@@ -329,7 +370,8 @@ static struct json_object *why_json(uint32_t why)
 		{ PYSEC_WHY_NO_TOKEN, "no_token" }, { PYSEC_WHY_KEY, "other_target" },
 		{ PYSEC_WHY_UNREADABLE, "unreadable" }, { PYSEC_WHY_NO_PYTHON_API, "no_python_api" },
 		{ PYSEC_WHY_SWAPPED, "swapped" }, { PYSEC_WHY_REREAD, "read_at_exit" },
-		{ PYSEC_WHY_NAME_DIFFERS, "name_differs" },
+		{ PYSEC_WHY_NAME_DIFFERS, "name_differs" }, { PYSEC_WHY_STOPPED, "stopped" },
+		{ PYSEC_WHY_DENIED, "denied" },
 	};
 	struct json_object *a = json_object_new_array();
 
@@ -424,6 +466,72 @@ void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost)
 		write_json(e, o);
 	} else {
 		fprintf(e->out, "!! %llu events lost at %s\n", (unsigned long long)lost, stage);
+	}
+}
+
+void pysec_emit_rate_limited(struct pysec_emitter *e, uint32_t pid, const char *kind,
+			     uint64_t dropped)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (!dropped)
+		return;
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_object_new_object();
+		char t[64];
+
+		format_time(e, (uint64_t)now, 1, t, sizeof(t));
+		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
+		add_str(o, "type", "rate_limited");
+		add_str(o, "time", t);
+		add_int(o, "mono_ns", now);
+		add_int(o, "pid", pid);
+		add_str(o, "kind", kind);
+		add_int(o, "dropped", (int64_t)dropped);
+		if (e->host[0])
+			add_str(o, "host", e->host);
+		write_json(e, o);
+	} else {
+		fprintf(e->out, "!! %llu %s records of pid %u held back by the rate limit\n",
+			(unsigned long long)dropped, kind, pid);
+		e->records++;
+	}
+}
+
+const char *pysec_record_kind(const void *data, size_t size)
+{
+	switch (pysec_record_type(data, size)) {
+	case PYSEC_REC_AUDIT:
+		return "audit";
+	case PYSEC_REC_SYSCALL:
+		return "syscall";
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		return "process";
+	default:
+		return "";
+	}
+}
+
+int pysec_emit_shows(const struct pysec_emitter *e, const void *data, size_t size)
+{
+	const struct pysec_audit_rec *r = data;
+	char ev[PYSEC_EVENT_MAX];
+
+	switch (pysec_record_type(data, size)) {
+	case PYSEC_REC_AUDIT:
+		if (e->show == PYSEC_SHOW_ALERTS)
+			return 0;
+		event_name(r, ev);
+		return e->show == PYSEC_SHOW_ALL || !pysec_event_is_frequent(ev);
+	case PYSEC_REC_SYSCALL:
+	case PYSEC_REC_FORK:
+	case PYSEC_REC_EXEC:
+	case PYSEC_REC_EXIT:
+		return e->show == PYSEC_SHOW_ALL;
+	default:
+		return 0;
 	}
 }
 
@@ -538,6 +646,8 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 	int exec = 0;
 
 	add_str(o, "kind", a->kind);
+	if (e->host[0])
+		add_str(o, "host", e->host);
 	if (r) {
 		pysec_json_syscall_args(o, r);
 		snprintf(target, sizeof(target), "%s %s", pysec_syscall_name(r->nr), target_text(o));
@@ -570,6 +680,14 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 		json_object_object_add(o, "origin", origin);
 	}
 	add_int(o, "count", (int64_t)a->count);
+	if (a->action) {
+		add_str(o, "action", a->action);
+		add_str(o, "rule", a->rule);
+		if (a->would)
+			add_str(o, "would", a->would);
+		if (a->signal)
+			add_int(o, "signal", a->signal);
+	}
 
 	uint32_t ctx_tid = 0;
 
@@ -600,8 +718,40 @@ void pysec_emit_alert(struct pysec_emitter *e, const struct pysec_alert *a)
 	fprintf(e->out, "%sALERT %s%s %s%s%s: %s%s%s\n", e->color ? "\033[1;31m" : "", a->kind,
 		a->count > 1 ? " (repeated)" : "", target, where[0] ? " from " : "", where, a->reason,
 		broken, e->color ? "\033[0m" : "");
+	if (a->action)
+		fprintf(e->out, "  -> %s%s%s (rule %s)%s\n", a->action, a->signal ? " " : "",
+			a->signal ? strsignal(a->signal) : "", a->rule,
+			a->would ? (strcmp(a->would, "kill") ? "" : ": enforce would kill") : "");
 	if (a->count > 1)
 		fprintf(e->out, "  ... %llu identical alerts in all\n", (unsigned long long)a->count);
 	json_object_put(o);
 	e->records++;
+}
+
+void pysec_emit_source(struct pysec_emitter *e, uint32_t pid, const char *comm, const char *source,
+		       const char *probe, const char *blind)
+{
+	if (e->format == PYSEC_FMT_JSON) {
+		struct json_object *o = json_object_new_object();
+		char t[64];
+		int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+		format_time(e, (uint64_t)now, 1, t, sizeof(t));
+		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);
+		add_str(o, "type", "source");
+		add_str(o, "time", t);
+		add_int(o, "mono_ns", now);
+		add_int(o, "pid", pid);
+		add_str(o, "comm", comm);
+		add_str(o, "source", source);
+		if (probe && *probe)
+			json_object_object_add(o, "probe", pysec_bytes_to_json(probe, strlen(probe)));
+		add_str(o, "cannot_see", blind);
+		write_json(e, o);
+		return;
+	}
+	fprintf(e->out, "pysectrace: attached to %s[%u], source %s%s%s%s; cannot see: %s\n", comm,
+		pid, source, probe && *probe ? " (" : "", probe && *probe ? probe : "",
+		probe && *probe ? ")" : "", blind);
+	fflush(e->out);
 }

@@ -14,6 +14,8 @@
 
 #define PYSEC_SCHEMA_VERSION 1
 
+struct pysec_ctl;
+
 enum pysec_format { PYSEC_FMT_TEXT, PYSEC_FMT_JSON };
 enum pysec_show { PYSEC_SHOW_AUDIT, PYSEC_SHOW_ALERTS, PYSEC_SHOW_ALL };
 
@@ -26,6 +28,8 @@ struct pysec_emitter {
 	uint64_t alerts;        /* alerts written */
 	int color;              /* ANSI colours (text on a terminal) */
 	uint64_t lost_mono_ns;  /* replay: when the loss was reported live (0: now) */
+	char host[256];         /* this host's name, on alerts */
+	const struct pysec_ctl *ctl; /* the run's policy: rule ids of audit records */
 };
 
 /* Parse --format / --show values; -1 when unknown. */
@@ -52,10 +56,29 @@ const char *pysec_syscall_name(uint32_t nr);
 /* Loss report: written whenever lost > 0, whatever --show says. */
 void pysec_emit_lost(struct pysec_emitter *e, const char *stage, uint64_t lost);
 
+/* Records of (pid, kind) the rate limit held back, whatever --show says. */
+void pysec_emit_rate_limited(struct pysec_emitter *e, uint32_t pid, const char *kind,
+			     uint64_t dropped);
+
+/* Whether pysec_emit_record would write this record under --show. */
+int pysec_emit_shows(const struct pysec_emitter *e, const void *data, size_t size);
+
+/* "audit", "syscall", "process" or "" for a record (rate-limit kinds). */
+const char *pysec_record_kind(const void *data, size_t size);
+
+/*
+ * The first record of `attach`: which source feeds the trace of pid (hook,
+ * stock, kernel), its probe file, and what that mode cannot see.
+ */
+void pysec_emit_source(struct pysec_emitter *e, uint32_t pid, const char *comm, const char *source,
+		       const char *probe, const char *blind);
+
 /*
  * Audit events that do no I/O and fire very often (builtins.id,
  * object.__getattr__, ...): hidden by --show audit, shown by --show all.
  */
 int pysec_event_is_frequent(const char *event);
+/* The i-th of those events, NULL past the end. */
+const char *pysec_frequent_event(size_t i);
 
 #endif

@@ -27,3 +27,8 @@ int pysec_event_is_frequent(const char *event)
 			return 1;
 	return 0;
 }
+
+const char *pysec_frequent_event(size_t i)
+{
+	return i < sizeof(frequent) / sizeof(frequent[0]) ? frequent[i].event : NULL;
+}

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kenforce.h"
 #include "launch.h"
+#include "policy_run.h"
 
 static volatile sig_atomic_t child_pid;
 
@@ -154,7 +156,8 @@ struct launched {
 	char preload_list[PATH_MAX + 64]; /* "" when the tree has no private one */
 };
 
-static int launch(struct pysec_tracer *t, char **command, int no_namespace, struct launched *l)
+static int launch(struct pysec_tracer *t, struct pysec_kenforce *k, char **command, int no_namespace,
+		  struct launched *l)
 {
 	int go[2], err[2];
 	ssize_t n;
@@ -185,7 +188,8 @@ static int launch(struct pysec_tracer *t, char **command, int no_namespace, stru
 	child_pid = l->pid;
 	close(go[0]);
 	close(err[1]);
-	if (pysec_tracer_track(t, l->pid, getpid()) != 0 || write(go[1], "g", 1) != 1) {
+	if (pysec_tracer_track(t, l->pid, getpid()) != 0 ||
+	    (k && pysec_kenforce_adopt(k, l->pid) != 0) || write(go[1], "g", 1) != 1) {
 		close(go[1]);
 		close(err[0]);
 		return -1;
@@ -207,13 +211,14 @@ static int status_to_exit(int status)
 	return EXIT_TOOL_FAILED;
 }
 
-static int launch_and_wait(struct pysec_tracer *t, char **command, int no_namespace,
-			   void (*tick)(void *ctx), void *ctx, struct launched *child)
+static int launch_and_wait(struct pysec_tracer *t, struct pysec_kenforce *k, char **command,
+			   int no_namespace, void (*tick)(void *ctx), void *ctx,
+			   struct launched *child)
 {
 	int status = 0, err;
 
 	install_signal_handlers();
-	if (launch(t, command, no_namespace, child) < 0)
+	if (launch(t, k, command, no_namespace, child) < 0)
 		return EXIT_TOOL_FAILED;
 	if (child->exec_errno) {
 		waitpid(child->pid, &status, 0);
@@ -242,11 +247,11 @@ static int launch_and_wait(struct pysec_tracer *t, char **command, int no_namesp
 	return status_to_exit(status);
 }
 
-int pysec_launch_traced(struct pysec_tracer *t, char **command, int no_namespace,
-			void (*tick)(void *ctx), void *ctx)
+int pysec_launch_traced(struct pysec_tracer *t, struct pysec_kenforce *k, char **command,
+			int no_namespace, void (*tick)(void *ctx), void *ctx)
 {
 	struct launched child = {0};
-	int rc = launch_and_wait(t, command, no_namespace, tick, ctx, &child);
+	int rc = launch_and_wait(t, k, command, no_namespace, tick, ctx, &child);
 
 	child_pid = 0;
 	if (child.preload_list[0]) {
@@ -255,4 +260,46 @@ int pysec_launch_traced(struct pysec_tracer *t, char **command, int no_namespace
 		rmdir(child.preload_list);
 	}
 	return rc;
+}
+
+int pysec_launch_load_policy(const char *file, enum pysec_mode *mode, struct pysec_policy **out)
+{
+	struct pysec_policy_error err;
+
+	*out = NULL;
+	if (file) {
+		*out = pysec_policy_load_file(file, &err);
+		if (!*out) {
+			pysec_policy_error_print(stderr, file, &err);
+			return -1;
+		}
+	} else if (*mode) {
+		*out = pysec_policy_default();
+		if (!*out) {
+			pysec_err("the built-in policy does not load (a bug)");
+			return -1;
+		}
+	}
+	if (*out && *mode)
+		(*out)->mode = *mode == PYSEC_MODE_ENFORCE ? PYSEC_CTL_ENFORCE : PYSEC_CTL_OBSERVE;
+	else if (*out) /* the policy's own mode */
+		*mode = (*out)->mode == PYSEC_CTL_ENFORCE ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
+	return 0;
+}
+
+int pysec_launch_publish(const struct pysec_tracer *t, const struct pysec_policy *p,
+			 enum pysec_show show, char *path, size_t len)
+{
+	if (!t->copy[0]) {
+		pysec_err("a policy needs this run's private copy of the hook library, which "
+			  "could not be made");
+		return -1;
+	}
+	snprintf(path, len, "%s%s", t->copy, PYSEC_CTL_SUFFIX);
+	if (pysec_policy_publish(p, p->mode, show, path) < 0) {
+		pysec_err("cannot write the control file %s: %s", path, strerror(errno));
+		path[0] = 0;
+		return -1;
+	}
+	return 0;
 }

@@ -13,7 +13,10 @@ static const struct verb {
 	const char *summary;
 } verbs[] = {
 	{ "run", cmd_run, "run COMMAND with the hook and show its audit events" },
+	{ "attach", cmd_attach, "trace a running process (hook, stock probe or kernel only)" },
 	{ "probe", cmd_probe, "report what this host offers and what pysectrace will use" },
+	{ "monitor", cmd_monitor, "watch every hooked Python on this host (a service)" },
+	{ "policy", cmd_policy, "check, explain, print or install a policy (docs/policy.md)" },
 	{ "record", cmd_record, "run COMMAND like run and write a signed capture of it" },
 	{ "replay", cmd_replay, "print a capture's records and alerts again, offline" },
 	{ "verify", cmd_verify, "check that a capture is whole and unchanged" },

@@ -14,6 +14,7 @@
 
 #include "classify.h"
 #include "emit.h"
+#include "seqgap.h"
 
 struct pysec_sink {
 	/* a record as received; explained: the baseline rule, or NULL */
@@ -25,10 +26,26 @@ struct pysec_sink {
 
 #define PYSEC_MAX_SINKS 8
 
+#define PYSEC_MAX_LOSS_STAGES 12
+
 struct pysec_pipeline {
 	struct pysec_classifier *cls;
 	struct pysec_sink sinks[PYSEC_MAX_SINKS];
 	unsigned nsinks;
+	/* loss accounting: every stage's drops, and the hook's seq numbers */
+	struct {
+		const char *stage;
+		uint64_t n;
+	} lost[PYSEC_MAX_LOSS_STAGES];
+	unsigned nlost;
+	struct pysec_seqgap seq;
+	uint64_t audit_lost_known; /* audit records a stage reported lost */
+	int quiet_summary;	   /* no summary line on stderr */
+	/* the enforcement decision point: fills an alert's action before any sink sees it */
+	void (*decide)(void *ctx, struct pysec_alert *a);
+	void *decide_ctx;
+	uint64_t prearm_reported;   /* losses already reported (long-running verbs) */
+	uint64_t unjudged_reported;
 };
 
 /* 0, or -1 when out of memory. */
@@ -44,7 +61,18 @@ int pysec_pipeline_add_emitter(struct pysec_pipeline *p, struct pysec_emitter *e
 void pysec_pipeline_record(struct pysec_pipeline *p, const void *data, size_t size);
 /* Report a loss at some stage to every sink. */
 void pysec_pipeline_lost(struct pysec_pipeline *p, const char *stage, uint64_t n);
-/* End of the source: repeated alerts with their final counts, queue losses. */
-void pysec_pipeline_finish(struct pysec_pipeline *p);
+/*
+ * Audit records lost at some stage (also reported with pysec_pipeline_lost):
+ * what the hook's seq numbers say is missing beyond these is "unaccounted".
+ */
+void pysec_pipeline_audit_lost(struct pysec_pipeline *p, uint64_t n);
+/* User-space losses since the last call (pre-arm queue, evicted state). */
+void pysec_pipeline_report_losses(struct pysec_pipeline *p);
+/*
+ * End of the source: repeated alerts with their final counts, queue losses,
+ * the seq-number cross-check; one summary line on stderr when anything was
+ * lost.  Returns the number of events lost (all stages).
+ */
+uint64_t pysec_pipeline_finish(struct pysec_pipeline *p);
 
 #endif

@@ -23,7 +23,9 @@
 #include "capwrite.h"
 #include "cli.h"
 #include "emit.h"
+#include "kenforce.h"
 #include "launch.h"
+#include "policy.h"
 #include "procinfo.h"
 #include "tracer.h"
 
@@ -35,6 +37,7 @@ struct record_opts {
 	const char *output, *hook_lib, *path, *key, *policy;
 	uint64_t max_size, duration_s;
 	int verbose, force, attach_pid, no_namespace;
+	enum pysec_mode mode; /* --enforce / --observe, else the policy's */
 	char **command;
 };
 
@@ -51,7 +54,9 @@ static void usage(FILE *f)
 		   "  --key KEYFILE        HMAC key signing the capture (16..1024 bytes; created\n"
 		   "                       with 32 random bytes, mode 0600, if missing); default\n"
 		   "                       $PYSECTRACE_KEY, else ~/.config/pysectrace/capture.key\n"
-		   "  --policy FILE        the policy in use: its text is stored in the header\n"
+		   "  --policy FILE        apply the policy as `run --policy` does; its text goes\n"
+		   "                       into the header (replay judges with it by default)\n"
+		   "  --enforce, --observe as for `pysectrace run`\n"
 		   "  --max-size SIZE      rotate to FILE.1, FILE.2, ... when a part reaches SIZE\n"
 		   "                       bytes (suffix k, M, G); each part is a whole capture\n"
 		   "  --duration SECS      rotate after SECS seconds per part\n"
@@ -114,6 +119,8 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 		{ "hook-lib", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-namespace", no_argument, NULL, 'N' },
+		{ "enforce", no_argument, NULL, 'E' },
+		{ "observe", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -149,6 +156,14 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'N':
 			o->no_namespace = 1;
+			break;
+		case 'E':
+		case 'O':
+			if (o->mode && o->mode != (c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE)) {
+				pysec_err("--enforce and --observe exclude each other");
+				return -1;
+			}
+			o->mode = c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -312,7 +327,7 @@ static int64_t clock_ns(clockid_t id)
 
 /* What the header says about this host and run (docs/capture-format.md). */
 static struct json_object *make_header(const struct record_opts *o, const struct pysec_emitter *em,
-				       const char *policy_text)
+				       const char *policy_text, const char *policy_path)
 {
 	struct json_object *h = json_object_new_object(), *cmd = json_object_new_array();
 	struct json_object *sizes = json_object_new_object();
@@ -346,12 +361,15 @@ static struct json_object *make_header(const struct record_opts *o, const struct
 	if (policy_text) {
 		struct json_object *p = json_object_new_object();
 
-		json_object_object_add(p, "path", json_object_new_string(o->policy));
+		json_object_object_add(p, "path", policy_path ? json_object_new_string(policy_path)
+							      : NULL);
 		json_object_object_add(p, "text", json_object_new_string(policy_text));
 		json_object_object_add(h, "policy", p);
 	} else {
 		json_object_object_add(h, "policy", NULL);
 	}
+	json_object_object_add(h, "mode", o->mode ? json_object_new_string(pysec_mode_name(o->mode))
+						  : NULL);
 	json_object_object_add(sizes, "audit",
 			       json_object_new_int((int)sizeof(struct pysec_audit_rec)));
 	json_object_object_add(sizes, "process",
@@ -382,35 +400,60 @@ static void on_tick(void *ctx)
 	pysec_capwriter_tick(t->cw);
 }
 
+/* The policy's text for the header: the file's, or the built-in one's YAML. */
+static int policy_text_of(const char *path, const struct pysec_policy *p, char **text)
+{
+	size_t n = 0;
+	FILE *f;
+
+	*text = NULL;
+	if (path)
+		return read_policy(path, text);
+	if (!p)
+		return 0;
+	f = open_memstream(text, &n);
+	if (!f)
+		return -1;
+	pysec_policy_write_yaml(f, p);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct pysec_tracer t = {0};
 	struct pysec_pipeline pl = {0};
 	struct pysec_capwriter cw = {0};
 	struct pysec_emitter em;
+	struct pysec_kenforce *ke = calloc(1, sizeof(*ke));
 	struct record_opts o;
 	struct pysec_tracer_opts to;
+	struct pysec_policy *policy = NULL;
 	struct json_object *hdr = NULL;
 	struct record_tick tick;
 	uint8_t key[PYSEC_CAP_KEY_MAX];
 	size_t keylen = 0;
-	char *policy_text = NULL;
+	char *policy_text = NULL, ctl_path[PATH_MAX + 80] = "";
 	FILE *out = NULL;
 	int rc = EXIT_TOOL_FAILED, cw_open = 0;
 
+	if (!ke)
+		return EXIT_TOOL_FAILED;
+	ke->cg_fd = -1;
 	if (parse_opts(argc, argv, &o) < 0)
-		return EXIT_TOOL_FAILED;
+		goto cleanup;
+	if (pysec_launch_load_policy(o.policy, &o.mode, &policy) < 0)
+		goto cleanup;
 	if (pysec_check_host("record") < 0)
-		return EXIT_TOOL_FAILED;
-	if (o.policy && read_policy(o.policy, &policy_text) < 0)
-		return EXIT_TOOL_FAILED;
+		goto cleanup;
+	if (policy_text_of(o.policy, policy, &policy_text) < 0)
+		goto cleanup;
 	if (get_key(o.key, key, &keylen) < 0)
 		goto cleanup;
 	out = open_output(o.output);
 	if (!out)
 		goto cleanup;
 	pysec_emitter_init(&em, out, o.format, o.show);
-	hdr = make_header(&o, &em, policy_text);
+	hdr = make_header(&o, &em, policy_text, o.policy);
 	struct pysec_capwriter_opts co = {.path = o.path,
 					  .overwrite = o.force,
 					  .key = key,
@@ -428,19 +471,33 @@ int cmd_record(int argc, char **argv)
 		goto cleanup;
 	}
 	/* the capture holds every syscall with its verdict: replay can --show all */
-	to =
-	    (struct pysec_tracer_opts){.hook_lib = o.hook_lib, .show_all = 1, .verbose = o.verbose};
+	to = (struct pysec_tracer_opts){.hook_lib = o.hook_lib,
+					.show_all = 1,
+					.verbose = o.verbose,
+					.enforce = o.mode == PYSEC_MODE_ENFORCE};
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
+	/* every event fires: a replay with another policy may need any of them */
+	if (policy &&
+	    pysec_launch_publish(&t, policy, PYSEC_SHOW_ALL, ctl_path, sizeof(ctl_path)) < 0)
+		goto cleanup;
+	em.ctl = policy ? &policy->ctl : NULL;
+	if (o.mode && pysec_kenforce_open(ke, o.mode, policy, &t, &pl) < 0)
+		goto cleanup;
 	tick = (struct record_tick){.out = out, .cw = &cw, .tracer = &t};
-	rc = pysec_launch_traced(&t, o.command, o.no_namespace, on_tick, &tick);
+	rc = pysec_launch_traced(&t, ke, o.command, o.no_namespace, on_tick, &tick);
 	if (pysec_capwriter_close(&cw, rc) < 0)
 		rc = EXIT_TOOL_FAILED;
 	cw_open = 0;
 cleanup:
 	if (cw_open)
 		pysec_capwriter_close(&cw, rc);
+	pysec_kenforce_close(ke);
+	free(ke);
+	if (ctl_path[0])
+		pysec_ctl_withdraw(ctl_path);
 	pysec_tracer_close(&t);
+	pysec_policy_free(policy);
 	pysec_pipeline_free(&pl);
 	json_object_put(hdr);
 	free(policy_text);

@@ -56,6 +56,10 @@ def main():
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="only tests whose name contains this (unittest -k)")
     ap.add_argument("-q", "--quiet", action="store_true", help="less output")
+    ap.add_argument("--module", action="append", default=[],
+                    help="only this test module (test_run.py); repeatable")
+    ap.add_argument("--max-pythons", type=int, default=0,
+                    help="test /usr/bin/python3 and the newest N-1 other Pythons only")
     a = ap.parse_args()
 
     if os.environ.get("PYSECTRACE_E2E_OPTOUT") == "1":
@@ -71,6 +75,12 @@ def main():
     pythons = U.discover_pythons(report=print)
     if not any(p["path"] == U.SYSTEM_PYTHON for p in pythons):
         die("%s (the Python every test needs) is missing or does not run" % U.SYSTEM_PYTHON)
+    if a.max_pythons > 0:
+        others = [p for p in pythons if p["path"] != U.SYSTEM_PYTHON]
+        pythons = [p for p in pythons if p["path"] == U.SYSTEM_PYTHON] + \
+            (others[-(a.max_pythons - 1):] if a.max_pythons > 1 else [])
+        print("e2e: --max-pythons %d: %s" % (a.max_pythons,
+                                             ", ".join(p["label"] for p in pythons)))
     pyenv = [p for p in pythons if p["label"].startswith("pyenv-")]
     if not pyenv:
         print("e2e: note: no pyenv CPython 3.8+ found; testing %s only" % U.SYSTEM_PYTHON)
@@ -79,8 +89,14 @@ def main():
     loader = unittest.TestLoader()
     if a.patterns:
         loader.testNamePatterns = ["*%s*" % p for p in a.patterns]
-    suite = loader.discover(start_dir=HERE, pattern="test_*.py", top_level_dir=HERE)
     modules = sorted(f for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
+    if a.module:
+        missing = [m for m in a.module if m not in modules]
+        if missing:
+            die("no test module %s in %s" % (", ".join(missing), HERE))
+        modules = a.module
+    suite = unittest.TestSuite(loader.discover(start_dir=HERE, pattern=m, top_level_dir=HERE)
+                               for m in modules)
     print("e2e: modules: %s; %d tests" % (", ".join(modules), suite.countTestCases()))
     sys.stdout.flush()
 

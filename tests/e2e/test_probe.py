@@ -10,6 +10,7 @@ pysectrace targets; the ring buffer one needs root.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -21,6 +22,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 TOP_KEYS = {"pysectrace_version", "kernel", "identity", "checks", "pythons", "skipped", "plan"}
 CHECK_KEYS = {"btf", "privileges", "ringbuf", "raw_tp", "tp_btf", "uprobes", "usdt_semaphores",
+              "nop5_fork_safe",
               "uprobe_optimized", "fentry", "bpf_lsm", "cgroup_sock_addr", "cgroup_v2",
               "send_signal", "io_uring", "ia32_syscalls", "kprobes"}
 PYTHON_KEYS = {"path", "realpath", "version", "abiflags", "libpython", "dynamic",
@@ -98,6 +100,39 @@ class ProbeTests(unittest.TestCase):
         c = self.report["checks"]["uprobe_optimized"]
         self.assertIn(c["state"], ("optimized", "int3 trap", "unknown"))
         self.assertNotEqual(c["state"], "unknown", c["detail"])
+
+    @unittest.skipUnless(os.geteuid() == 0, "attaching the test uprobe needs root")
+    def test_nop5_fork_test_decided(self):
+        """Where uprobes are optimized, the fork-after-hit test gives a verdict,
+        the plan says what it means, and the hook keeps its 1-byte nop site
+        unless that verdict is "safe"."""
+        opt = self.report["checks"]["uprobe_optimized"]
+        c = self.report["checks"]["nop5_fork_safe"]
+        if opt["state"] != "optimized":
+            self.assertEqual(c["state"], "not needed", c)
+            return
+        self.assertIn(c["state"], ("safe", "crashes"), c["detail"])
+        cost = [p for p in self.report["plan"] if p["area"] == "probe cost"]
+        self.assertEqual(len(cost), 1, self.report["plan"])
+        self.assertIn("does not use one" if c["state"] == "crashes" else "fork-safe here",
+                      cost[0]["why"])
+        if c["state"] == "crashes":
+            self.assertEqual(self.site_opcode(), "90", "the hook's probe site must stay a "
+                             "1-byte nop on a kernel where the nop5 test crashes")
+
+    def site_opcode(self):
+        """First byte of the hook's pysectrace:audit probe site (readelf, objdump)."""
+        lib = os.path.join(os.environ.get("PYSECTRACE_BUILD", "build"), "libpysechook.so")
+        notes = subprocess.run(["readelf", "-n", lib], capture_output=True, text=True).stdout
+        m = re.search(r"Provider: pysectrace\s+Name: audit\s+Location: (0x[0-9a-f]+)", notes)
+        self.assertIsNotNone(m, "no pysectrace:audit note in %s" % lib)
+        loc = int(m.group(1), 16)
+        dis = subprocess.run(["objdump", "-d", "--start-address=%d" % loc,
+                              "--stop-address=%d" % (loc + 1), lib],
+                             capture_output=True, text=True).stdout
+        m = re.search(r"^\s*%x:\s+([0-9a-f]{2})" % loc, dis, re.M)
+        self.assertIsNotNone(m, dis)
+        return m.group(1)
 
     def test_system_python(self):
         if not os.path.exists(SYSTEM_PYTHON):
