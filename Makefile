@@ -163,8 +163,9 @@ FUZZ_LIBS_policy := -ljson-c -lyaml
 FUZZ_SRCS_capture := userspace/capture.c userspace/replay.c userspace/pipeline.c \
 	userspace/classify.c userspace/baseline.c userspace/emit.c userspace/argdecode.c \
 	userspace/eventtab.c userspace/procinfo.c userspace/cli.c userspace/seqgap.c \
-	userspace/elfinfo.c hookmod/rulematch.c
-FUZZ_LIBS_capture := -ljson-c -lzstd -lcrypto -lbpf -lelf -lz -lm
+	userspace/elfinfo.c hookmod/rulematch.c userspace/policy.c userspace/policy_ctl.c \
+	userspace/enforce.c
+FUZZ_LIBS_capture := -ljson-c -lzstd -lcrypto -lbpf -lelf -lz -lm -lyaml
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60

@@ -12,7 +12,7 @@
 #endif
 #include "../hookmod/pysechook_abi.h"
 
-#define PYSEC_KABI_VERSION 2
+#define PYSEC_KABI_VERSION 3
 #define PYSEC_COMM_LEN 16
 #define PYSEC_PATH_MAX 256
 
@@ -85,6 +85,10 @@ struct pysec_audit_rec {
 /* struct pysec_audit_rec.kflags */
 #define PYSEC_AUDIT_STOPPED 0x1u /* enforce: the process was stopped at this event
 				  * to judge a resolver query held before it */
+/* from the stock `python:audit` probe, not the hook (see below) */
+#define PYSEC_AUDIT_STOCK 0x2u
+/* ... and its arguments could not be decoded (no layout for the runtime) */
+#define PYSEC_AUDIT_STOCK_UNDECODED 0x4u
 
 struct pysec_proc_rec {
 	struct pysec_hdr h;
@@ -185,13 +189,11 @@ enum pysec_counter {
 
 /*
  * The stock `python:audit` probe of CPython builds with DTrace/USDT
- * (docs/stock-probe.md).  Its audit records carry PYSEC_F_STOCK in flags:
- * seq is counted by the kernel, there is no file/line, and the key was
- * computed in BPF from the decoded arguments.
+ * (docs/stock-probe.md).  Its audit records carry PYSEC_AUDIT_STOCK in
+ * kflags (flags bits 16-31 are the hook's policy rule): seq is counted by
+ * the kernel, there is no file/line, and the key was computed in BPF from
+ * the decoded arguments.
  */
-#define PYSEC_F_STOCK 0x10000u
-/* ... and its arguments could not be decoded (no layout for the runtime) */
-#define PYSEC_F_STOCK_UNDECODED 0x20000u
 
 /* Key of the `stock_cfgs` map: the file that defines the CPython runtime
  * types, as the kernel names it (s_dev in kernel encoding, i_ino). */

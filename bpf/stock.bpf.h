@@ -853,7 +853,8 @@ SEC("usdt")
 int BPF_USDT(usdt__stock_audit, const char *event, void *args)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, flags = PYSEC_F_STOCK, tflags = 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, flags = 0, tflags = 0;
+	__u32 kflags = PYSEC_AUDIT_STOCK;
 	struct pysec_tracked *tp = bpf_map_lookup_elem(&tracked, &tgid);
 	struct stock_scratch *s = stk();
 	struct pysec_audit_rec *r;
@@ -873,7 +874,7 @@ int BPF_USDT(usdt__stock_audit, const char *event, void *args)
 		s->event[0] = 0;
 	s->len = s->full = s->depth = s->nframes = 0;
 	if (stk_runtime(s, tgid, a) < 0) {
-		flags |= PYSEC_F_STOCK_UNDECODED;
+		kflags |= PYSEC_AUDIT_STOCK_UNDECODED;
 	} else {
 		if (stk_token(s, a, &key, &tflags)) {
 			flags |= tflags;
@@ -900,7 +901,7 @@ int BPF_USDT(usdt__stock_audit, const char *event, void *args)
 	if (n && bpf_probe_read_kernel(r->args, n, s->out) != 0)
 		n = 0;
 	r->args_copied = n;
-	r->kflags = 0;
+	r->kflags = kflags;
 	bpf_probe_read_kernel(r->event, sizeof(r->event), s->event);
 	r->line = 0;
 	r->pad2 = 0;

@@ -211,11 +211,11 @@ static void emit_audit(struct pysec_emitter *e, const struct pysec_audit_rec *r)
 		}
 		if (r->flags & PYSEC_F_TRUNCATED || r->args_len > n)
 			json_object_object_add(o, "truncated", json_object_new_boolean(1));
-		if (r->flags & PYSEC_F_STOCK)
+		if (r->kflags & PYSEC_AUDIT_STOCK)
 			add_str(o, "hook", "stock");
 		else if (r->flags & PYSEC_F_MODULE)
 			add_str(o, "hook", "module");
-		if (r->flags & PYSEC_F_STOCK_UNDECODED)
+		if (r->kflags & PYSEC_AUDIT_STOCK_UNDECODED)
 			json_object_object_add(o, "undecoded", json_object_new_boolean(1));
 		if (rule)
 			add_str(o, "rule", rule);

@@ -112,6 +112,24 @@ enum pysec_action pysec_enforce_decide(const struct pysec_enforce *e, const stru
 	return PYSEC_ACT_LOG;
 }
 
+enum pysec_action pysec_enforce_label(const struct pysec_enforce *e, struct pysec_alert *a)
+{
+	const char *rule = NULL;
+	int sig = 0;
+	enum pysec_action act = pysec_enforce_decide(e, a, &rule, &sig);
+
+	a->rule = rule;
+	if (e->mode != PYSEC_MODE_ENFORCE) {
+		a->action = pysec_action_name(act == PYSEC_ACT_KILL ? PYSEC_ACT_LOG : act);
+		a->would = act == PYSEC_ACT_KILL ? pysec_action_name(act) : NULL;
+		return act == PYSEC_ACT_KILL ? PYSEC_ACT_LOG : act;
+	}
+	a->action = pysec_action_name(act);
+	if (act == PYSEC_ACT_KILL)
+		a->signal = sig;
+	return act;
+}
+
 const char *pysec_mode_name(enum pysec_mode m)
 {
 	return m == PYSEC_MODE_OBSERVE ? "observe" : m == PYSEC_MODE_ENFORCE ? "enforce" : NULL;

@@ -38,6 +38,13 @@ void pysec_enforce_init(struct pysec_enforce *e, enum pysec_mode mode);
 enum pysec_action pysec_enforce_decide(const struct pysec_enforce *e, const struct pysec_alert *a,
 				       const char **rule_id, int *sig);
 
+/*
+ * Decide on a and write the decision into it as the mode reports it
+ * (action, rule; observe: would; enforce: signal).  Returns the action
+ * to take: kill only in enforce mode.
+ */
+enum pysec_action pysec_enforce_label(const struct pysec_enforce *e, struct pysec_alert *a);
+
 /* "observe", "enforce" (NULL for none). */
 const char *pysec_mode_name(enum pysec_mode m);
 

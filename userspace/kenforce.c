@@ -204,23 +204,12 @@ static void kill_process(struct pysec_kenforce *k, uint32_t pid, int sig)
 static void on_decide(void *ctx, struct pysec_alert *a)
 {
 	struct pysec_kenforce *k = ctx;
-	const char *rule = NULL;
-	int sig = 0;
-	enum pysec_action act = pysec_enforce_decide(&k->e, a, &rule, &sig);
 
-	a->rule = rule;
-	if (k->e.mode != PYSEC_MODE_ENFORCE) {
-		a->action = pysec_action_name(act == PYSEC_ACT_KILL ? PYSEC_ACT_LOG : act);
-		a->would = act == PYSEC_ACT_KILL ? pysec_action_name(act) : NULL;
+	if (pysec_enforce_label(&k->e, a) != PYSEC_ACT_KILL)
 		return;
-	}
-	a->action = pysec_action_name(act);
-	if (act != PYSEC_ACT_KILL)
-		return;
-	a->signal = sig;
 	/* a count above 1 is the final report of a repeated alert: acted on the first */
 	if (a->count <= 1 && a->hdr)
-		kill_process(k, a->hdr->pid, sig);
+		kill_process(k, a->hdr->pid, a->signal);
 }
 
 /*

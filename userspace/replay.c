@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argdecode.h"
 #include "capture.h"
 #include "cli.h"
+#include "enforce.h"
+#include "policy.h"
 #include "procinfo.h"
 #include "pysectrace.h"
 #include "replay.h"
@@ -132,8 +135,17 @@ static long replay_lookup(void *ctx, const char *kind, uint32_t pid, const char 
 	return (long)a->len;
 }
 
+/* The policy replay judges with (replay.h: hooks->policy). */
+struct judge {
+	struct pysec_policy *p;
+	struct pysec_enforce e;
+	int rejudge; /* a policy other than the recorded one: match audit events again */
+	int loaded;  /* decided (from --policy or the first header) */
+};
+
 struct replay_state {
 	struct pysec_pipeline *pl;
+	struct judge judge;
 	struct pysec_emitter *em;
 	const struct pysec_replay_hooks *hk;
 	struct recorded answers;
@@ -203,6 +215,107 @@ static void defer_loss(struct replay_state *st, const struct pysec_cap_lost *l)
 		st->deferred[DEFERRED_LOSSES - 1].count += l->count;
 }
 
+static void judge_decide(void *ctx, struct pysec_alert *a)
+{
+	pysec_enforce_label(ctx, a); /* reports the decision; replay acts on nothing */
+}
+
+/* Judge alerts with p in mode from now on; em shows p's audit-event rules. */
+static void judge_use(struct replay_state *st, struct pysec_policy *p, enum pysec_mode mode)
+{
+	struct judge *j = &st->judge;
+
+	j->p = p;
+	j->loaded = 1;
+	if (!mode)
+		return;
+	pysec_enforce_init(&j->e, mode);
+	j->e.policy = p;
+	st->pl->decide = judge_decide;
+	st->pl->decide_ctx = &j->e;
+	if (st->em)
+		st->em->ctl = p ? &p->ctl : NULL;
+}
+
+/*
+ * The first header names the policy and mode of the live run: judge as it
+ * did (unless --policy).  A policy that does not load is an error: its
+ * alerts would come out undecided.
+ */
+static int judge_recorded(struct replay_state *st, struct json_object *h, const char *path,
+			  const struct pysec_cap_rec *r)
+{
+	struct json_object *pol = NULL, *text = NULL, *mode = NULL;
+	struct pysec_policy_error err;
+	struct pysec_policy *p = NULL;
+	enum pysec_mode m = PYSEC_MODE_NONE;
+	const char *ms;
+
+	if (st->judge.loaded)
+		return 0;
+	if (json_object_object_get_ex(h, "mode", &mode) && (ms = json_object_get_string(mode)))
+		m = !strcmp(ms, "enforce")   ? PYSEC_MODE_ENFORCE
+		    : !strcmp(ms, "observe") ? PYSEC_MODE_OBSERVE
+					     : PYSEC_MODE_NONE;
+	if (json_object_object_get_ex(h, "policy", &pol) &&
+	    json_object_object_get_ex(pol, "text", &text) &&
+	    json_object_is_type(text, json_type_string)) {
+		memset(&err, 0, sizeof(err));
+		p = pysec_policy_load_buf(json_object_get_string(text),
+					  (size_t)json_object_get_string_len(text), &err);
+		if (!p) {
+			pysec_err("%s: block %u at offset %" PRIu64 ": the recorded policy does not "
+				  "load (line %u col %u: %s); give one with --policy",
+				  path, r->block, r->offset, err.line, err.col, err.msg);
+			return -1;
+		}
+		if (!m) /* a capture without a mode: the policy's own */
+			m = p->mode == PYSEC_CTL_ENFORCE ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
+	} else if (m) {
+		p = pysec_policy_default();
+	}
+	judge_use(st, p, m);
+	return 0;
+}
+
+/*
+ * --policy: the rule the hook would have matched for an audit record under
+ * that policy, in its flags (rule index; would_deny for deny and kill).
+ * An event a live rule denied did not happen: it stays as recorded.
+ */
+static void rejudge_audit(const struct judge *j, void *rec, size_t len)
+{
+	struct pysec_audit_rec *a = rec;
+	struct pysec_procid proc = {.uid = -1};
+	struct pysec_evargs ev;
+	struct json_object *args;
+	const struct pysec_rule *rule;
+	char ev_name[PYSEC_EVENT_MAX], scratch[2 * PYSEC_ARGS_MAX];
+	uint32_t idx = 0;
+
+	if (pysec_record_type(rec, len) != PYSEC_REC_AUDIT || (a->flags & PYSEC_F_DENIED) ||
+	    (a->kflags & PYSEC_AUDIT_STOCK))
+		return;
+	memcpy(ev_name, a->event, sizeof(ev_name));
+	ev_name[sizeof(ev_name) - 1] = 0;
+	args = pysec_args_to_json(a->args, a->args_copied < PYSEC_ARGS_MAX ? a->args_copied
+									   : PYSEC_ARGS_MAX);
+	pysec_evargs_from_json(ev_name, args, NULL, &ev, scratch, sizeof(scratch));
+	rule = pysec_policy_match_event(j->p, ev_name, &ev, &proc);
+	json_object_put(args);
+	a->flags &= ~(PYSEC_F_WOULD_DENY | (0xffffu << PYSEC_F_RULE_SHIFT));
+	if (!rule)
+		return;
+	for (uint32_t i = 0; j->p->ctl.hdr && i < j->p->ctl.hdr->nrules; i++)
+		if (&j->p->rules[j->p->ctl_rule[i]] == rule)
+			idx = i + 1;
+	if (!idx)
+		return;
+	a->flags |= idx << PYSEC_F_RULE_SHIFT;
+	if (rule->action == PYSEC_ACT_DENY || rule->action == PYSEC_ACT_KILL)
+		a->flags |= PYSEC_F_WOULD_DENY;
+}
+
 /* One record: 0, or -1 when it cannot be used (message printed). */
 static int feed(struct replay_state *st, const struct pysec_cap_rec *r, const char *path,
 		unsigned file)
@@ -222,7 +335,8 @@ static int feed(struct replay_state *st, const struct pysec_cap_rec *r, const ch
 				  r->type == PYSEC_CAP_HEADER ? "header" : "end");
 			return -1;
 		}
-		if (r->type == PYSEC_CAP_HEADER && check_header(st, o, path, r) < 0) {
+		if (r->type == PYSEC_CAP_HEADER &&
+		    (check_header(st, o, path, r) < 0 || judge_recorded(st, o, path, r) < 0)) {
 			json_object_put(o);
 			return -1;
 		}
@@ -234,6 +348,9 @@ static int feed(struct replay_state *st, const struct pysec_cap_rec *r, const ch
 		return 0;
 	case PYSEC_CAP_RAW:
 		memcpy(st->aligned, r->data, r->len < RAW_FEED_MAX ? r->len : RAW_FEED_MAX);
+		if (st->judge.rejudge)
+			rejudge_audit(&st->judge, st->aligned,
+				      r->len < RAW_FEED_MAX ? r->len : RAW_FEED_MAX);
 		pysec_pipeline_record(st->pl, st->aligned,
 				      r->len < RAW_FEED_MAX ? r->len : RAW_FEED_MAX);
 		return 0;
@@ -325,6 +442,19 @@ enum pysec_replay_result pysec_replay_files(char *const *paths, int n, struct py
 	st->pl = pl;
 	st->em = em;
 	st->hk = hooks;
+	if (hooks && hooks->policy) {
+		struct pysec_policy_error err;
+		struct pysec_policy *p = pysec_policy_load_file(hooks->policy, &err);
+
+		if (!p) {
+			pysec_policy_error_print(stderr, hooks->policy, &err);
+			free(st->aligned);
+			free(st);
+			return PYSEC_REPLAY_FAILED;
+		}
+		judge_use(st, p, PYSEC_MODE_OBSERVE);
+		st->judge.rejudge = 1;
+	}
 	ops = (struct pysec_lookup_ops){.lookup = replay_lookup, .ctx = &st->answers};
 	pysec_lookup_use(&ops);
 	for (int i = 0; i < n; i++)
@@ -341,6 +471,10 @@ enum pysec_replay_result pysec_replay_files(char *const *paths, int n, struct py
 	if (em)
 		em->lost_mono_ns = 0;
 	pysec_lookup_use(NULL);
+	if (em)
+		em->ctl = NULL;
+	pl->decide = NULL;
+	pysec_policy_free(st->judge.p);
 	free_answers(&st->answers);
 	free(st->aligned);
 	free(st);
@@ -364,8 +498,11 @@ static void usage(FILE *f)
 		   "  -o, --output FILE    write to FILE (default: stdout)\n"
 		   "  --show audit|alerts|all\n"
 		   "                       as for `pysectrace run` (default: audit)\n"
-		   "  --policy FILE        judge with this policy (needs the policy module: not\n"
-		   "                       in this build)\n"
+		   "  --policy FILE        judge with this policy instead of the recorded one:\n"
+		   "                       its finding rules decide the alerts and its audit\n"
+		   "                       event rules are matched again (deny: would_deny), in\n"
+		   "                       observe mode (replay acts on nothing).  Default: the\n"
+		   "                       policy and mode the capture was recorded with\n"
 		   "  -h, --help           this help\n\n"
 		   "exit status: 0 the capture was replayed whole; 1 it is incomplete or\n"
 		   "damaged (its intact part was replayed; stderr says where it stops);\n"
@@ -391,6 +528,7 @@ int cmd_replay(int argc, char **argv)
 	struct pysec_pipeline pl;
 	struct pysec_emitter em;
 	enum pysec_replay_result res;
+	struct pysec_replay_hooks hooks = {0};
 	FILE *out;
 	int c, v;
 
@@ -415,10 +553,8 @@ int cmd_replay(int argc, char **argv)
 			output = optarg;
 			break;
 		case 'P':
-			pysec_err("replay --policy %s: this build has no policy module yet; replay "
-				  "judges with the built-in rules only",
-				  optarg);
-			return EXIT_TOOL_FAILED;
+			hooks.policy = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -441,7 +577,7 @@ int cmd_replay(int argc, char **argv)
 		pysec_err("out of memory");
 		return EXIT_TOOL_FAILED;
 	}
-	res = pysec_replay_files(argv + optind, argc - optind, &pl, &em, NULL);
+	res = pysec_replay_files(argv + optind, argc - optind, &pl, &em, &hooks);
 	pysec_pipeline_free(&pl);
 	if (out != stdout)
 		fclose(out);

@@ -20,6 +20,12 @@ struct pysec_replay_hooks {
 	void (*alert)(void *ctx, const char *json, size_t len); /* as recorded live */
 	void (*end)(void *ctx, struct json_object *e, unsigned file);
 	void *ctx;
+	/*
+	 * Judge with this policy file (observe mode: replay acts on nothing)
+	 * and match every audit event against it again; NULL: the policy
+	 * and mode the capture was recorded with, as the live run judged.
+	 */
+	const char *policy;
 };
 
 enum pysec_replay_result {
