@@ -15,7 +15,12 @@ and then
   prefix    replay of a cut capture prints a prefix of the whole replay;
   mode      CAP and the key record creates are 0600.
 Once (Debian's python3): rotation (--max-size: parts that each verify,
-that chain, and replay together as the live run), and the HTML report
+that chain, and replay together as the live run); a capture recorded with
+a policy replays with that policy's labels, and `replay --policy` with a
+stricter one adds its would_deny records and decides the alerts with its
+rules; the tracer SIGKILLed mid-capture (the program runs on; the capture
+verifies as incomplete, intact up to its last sealed block, and replays
+that prefix); and the HTML report
 opened in headless Chromium: the DOM must hold the timeline (one lane per
 thread, one marker per alert) and one card per alert.
 
@@ -31,6 +36,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -311,6 +317,142 @@ class TestCaptureOnce(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(U.strict_equal(U.parse_json_lines(out), want),
                         "replay differs from the live output")
+
+    POLICY_PROG = r"""
+import ctypes, os, sys
+d = sys.argv[1]
+with open(os.path.join(d, "audited.txt"), "w") as f:
+    f.write("x")
+libc = ctypes.CDLL(None)
+fd = libc.open(os.path.join(d, "native.txt").encode(), os.O_WRONLY | os.O_CREAT, 0o600)
+libc.close(fd)
+"""
+
+    def write(self, d, name, text):
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_replay_with_recorded_and_stricter_policy(self):
+        d = tempfile.mkdtemp(prefix="pol-", dir=self._tmp)
+        scratch = os.path.join(d, "scratch")
+        os.mkdir(scratch)
+        prog = self.write(d, "prog.py", self.POLICY_PROG)
+        recorded = self.write(d, "recorded.yaml", """version: 1
+mode: observe
+default: log
+rules:
+  - id: log-scratch-writes
+    action: log
+    event: open
+    path: "%s/**"
+  - id: kill-native-open
+    action: kill
+    finding: bypass
+    syscall: [openat, open]
+""" % scratch)
+        stricter = self.write(d, "stricter.yaml", """version: 1
+mode: enforce
+default: log
+rules:
+  - id: deny-scratch
+    action: deny
+    event: open
+    path: "%s/**"
+  - id: no-ctypes
+    action: deny
+    event: "ctypes.*"
+  - id: kill-any-bypass
+    action: kill
+    finding: bypass
+""" % scratch)
+        cap, key, live = (os.path.join(d, n) for n in ("p.cap", "k", "live.jsonl"))
+        _, rc, _, err, _ = tool("record", "-w", cap, "--key", key, "--policy", recorded,
+                                "--format", "json", "--show", "alerts", "-o", live, "--",
+                                U.SYSTEM_PYTHON, prog, scratch)
+        self.assertEqual(rc, 0, err)
+        with open(live) as f:
+            want = U.parse_json_lines(f.read())
+        # live: the log rule labels the audited open, the finding rule the bypass
+        self.assertEqual([(r["type"], r.get("event") or r.get("kind"), r.get("rule"),
+                           r.get("would")) for r in want],
+                         [("audit", "open", "log-scratch-writes", None),
+                          ("alert", "bypass", "kill-native-open", "kill")], want)
+        _, rc, out, err, _ = tool("replay", "--format", "json", "--show", "alerts", cap)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(U.strict_equal(U.parse_json_lines(out), want),
+                        "replay with the recorded policy differs from the live output:\n"
+                        + out)
+        _, rc, out, err, _ = tool("replay", "--format", "json", "--show", "alerts",
+                                  "--policy", stricter, cap)
+        self.assertEqual(rc, 0, err)
+        got = U.parse_json_lines(out)
+        denied = [(r["event"], r["would_deny"]) for r in got if r["type"] == "audit"]
+        self.assertIn(("open", "deny-scratch"), denied, out)
+        self.assertIn(("ctypes.dlopen", "no-ctypes"), denied, out)
+        self.assertFalse(any(r.get("rule") == "log-scratch-writes" for r in got), out)
+        alerts = [r for r in got if r["type"] == "alert"]
+        self.assertEqual([(a["kind"], a["rule"], a["action"], a.get("would")) for a in alerts],
+                         [("bypass", "kill-any-bypass", "log", "kill")], out)
+        # the alert itself is the live one: only the decision changed
+        strip = ("rule", "action", "would")
+        self.assertEqual({k: v for k, v in alerts[0].items() if k not in strip},
+                         {k: v for k, v in want[1].items() if k not in strip})
+        _, rc, out, err, _ = tool("replay", "--policy", os.path.join(d, "none.yaml"), cap)
+        self.assertEqual(rc, 125, "a missing --policy must fail: " + out)
+        self.assertIn("none.yaml", err)
+
+    def test_tracer_killed_mid_capture(self):
+        """SIGKILL to record: the program runs on unharmed; the capture verifies as
+        incomplete, intact up to its last sealed block, and replays that prefix."""
+        d = tempfile.mkdtemp(prefix="kill-", dir=self._tmp)
+        cap, key, done = (os.path.join(d, n) for n in ("k.cap", "k", "done"))
+        prog = ("import os, sys, time\n"
+                "end = time.time() + 6\n"
+                "while time.time() < end:\n"
+                "    open('/etc/hostname').read()\n"
+                "    time.sleep(0.01)\n"
+                "open(sys.argv[1], 'w').write('ok')\n")
+        p = subprocess.Popen([U.tracer(), "record", "-w", cap, "--key", key, "--show", "alerts",
+                              "-o", os.path.join(d, "live.txt"), "--", U.SYSTEM_PYTHON, "-c",
+                              prog, done], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 60
+            # wait for sealed blocks beyond the first (the header's)
+            while time.time() < deadline and p.poll() is None:
+                if os.path.exists(cap) and len(blocks(open(cap, "rb").read())) >= 3:
+                    break
+                time.sleep(0.1)
+            if p.poll() is not None:
+                self.fail("record ended early: %r" % (p.communicate(),))
+            p.kill()
+            p.wait(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.stdout.close()
+            p.stderr.close()
+        deadline = time.time() + 60
+        while time.time() < deadline and not os.path.exists(done):
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(done), "the traced program did not survive the "
+                        "tracer's death")
+        data = open(cap, "rb").read()
+        sealed = blocks(data)
+        _, rc, out, err, _ = tool("verify", "--key", key, cap)
+        self.assertEqual(rc, 2, "verify of a cut capture: " + out + err)
+        self.assertIn("INCOMPLETE", out)
+        m = re.search(r"intact: (\d+) blocks", out)
+        self.assertTrue(m, out)
+        self.assertEqual(int(m.group(1)), len(sealed), out)
+        _, rc, out, err, _ = tool("replay", "--format", "json", "--show", "all", cap)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("incomplete", err)
+        got = U.parse_json_lines(out)
+        self.assertGreater(sum(1 for r in got if r.get("event") == "open"), 0,
+                           "the intact prefix holds the program's opens")
 
     def test_report_renders_in_chromium(self):
         rec = Recording(U.SYSTEM_PYTHON, self._tmp)
