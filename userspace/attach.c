@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "cli.h"
 #include "emit.h"
 #include "stockprobe.h"
@@ -316,28 +318,96 @@ static const char *const source_blind[] = {
     "events raised before the attach; children forked before the attach",
 };
 
+int pysec_attach_open(pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0)
+		pysec_err("cannot attach to process %d: %s", (int)pid, strerror(errno));
+	return pidfd;
+}
+
+int pysec_attach_trace(struct pysec_tracer *t, struct pysec_pipeline *pl,
+		       struct pysec_emitter *em, pid_t pid, int pidfd, int show_all, int verbose,
+		       const struct pysec_attach_ops *ops)
+{
+	struct pysec_tracer_opts to;
+	struct attach_state st = {.t = t};
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct pysec_sink fork_sink = {.record = on_record, .ctx = &st};
+	struct timespec now;
+	char comm[32];
+	int rc = -1, err;
+
+	if (pysec_pipeline_add(pl, &fork_sink) < 0) {
+		pysec_err("too many sinks");
+		return -1;
+	}
+	to = (struct pysec_tracer_opts){
+	    .show_all = show_all, .verbose = verbose, .no_hook = 1, .fork_unhooked = 1};
+	if (pysec_tracer_open(t, &to, pl) < 0)
+		return -1;
+	if (choose_source(&st, pid, verbose) < 0)
+		return -1;
+	/* an armed process: its syscalls are judged from the first one on */
+	if (pysec_tracer_track_running(t, pid, read_ppid(pid), st.src != SRC_KERNEL) < 0)
+		return -1;
+	read_comm(pid, comm, sizeof(comm));
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	em->lost_mono_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	if (ops && ops->source)
+		ops->source(ops->ctx, em->lost_mono_ns, (uint32_t)pid, comm, source_names[st.src],
+			    st.nprobes ? st.probes[0] : "", source_blind[st.src]);
+	pysec_emit_source(em, (uint32_t)pid, comm, source_names[st.src],
+			  st.nprobes ? st.probes[0] : "", source_blind[st.src]);
+	em->lost_mono_ns = 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!stop_requested) {
+		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+		err = pysec_tracer_poll(t, 50);
+		if (ops && ops->tick)
+			ops->tick(ops->ctx);
+		if (err < 0) {
+			pysec_err("reading the ring buffer: %s", strerror(-err));
+			goto out;
+		}
+		if (poll(&pfd, 1, 0) > 0)
+			break; /* the process exited */
+	}
+	/* what the process did before it exited (its exit record) is queued by now */
+	pysec_tracer_poll(t, 0);
+	pysec_tracer_finish(t);
+	rc = 0;
+out:
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	return rc;
+}
+
+static void flush_output(void *ctx)
+{
+	fflush(ctx);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	struct pysec_tracer t = {0};
 	struct pysec_pipeline pl = {0};
 	struct pysec_emitter em;
 	struct attach_opts o;
-	struct pysec_tracer_opts to;
-	struct attach_state st = {0};
-	struct sigaction sa = {.sa_handler = on_signal};
 	FILE *out = NULL;
-	char comm[32];
-	int rc = EXIT_TOOL_FAILED, pidfd = -1, err;
+	int rc = EXIT_TOOL_FAILED, pidfd = -1;
 
 	if (parse_opts(argc, argv, &o) < 0)
 		return EXIT_TOOL_FAILED;
 	if (pysec_check_host("attach") < 0)
 		return EXIT_TOOL_FAILED;
-	pidfd = (int)syscall(SYS_pidfd_open, o.pid, 0);
-	if (pidfd < 0) {
-		pysec_err("cannot attach to process %d: %s", (int)o.pid, strerror(errno));
+	pidfd = pysec_attach_open(o.pid);
+	if (pidfd < 0)
 		return EXIT_TOOL_FAILED;
-	}
 	if (!o.output)
 		out = stderr;
 	else if (!strcmp(o.output, "-"))
@@ -348,55 +418,19 @@ int cmd_attach(int argc, char **argv)
 		return EXIT_TOOL_FAILED;
 	}
 	pysec_emitter_init(&em, out, o.format, o.show);
-	st.t = &t;
-	struct pysec_sink fork_sink = {.record = on_record, .ctx = &st};
+	struct pysec_attach_ops ops = {.tick = flush_output, .ctx = out};
 
-	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0 ||
-	    pysec_pipeline_add(&pl, &fork_sink) < 0) {
+	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0) {
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	to = (struct pysec_tracer_opts){.show_all = o.show == PYSEC_SHOW_ALL,
-					.verbose = o.verbose,
-					.no_hook = 1,
-					.fork_unhooked = 1};
-	if (pysec_tracer_open(&t, &to, &pl) < 0)
-		goto cleanup;
-	if (choose_source(&st, o.pid, o.verbose) < 0)
-		goto cleanup;
-	/* an armed process: its syscalls are judged from the first one on */
-	if (pysec_tracer_track_running(&t, o.pid, read_ppid(o.pid), st.src != SRC_KERNEL) < 0)
-		goto cleanup;
-	read_comm(o.pid, comm, sizeof(comm));
-	pysec_emit_source(&em, (uint32_t)o.pid, comm, source_names[st.src],
-			  st.nprobes ? st.probes[0] : "", source_blind[st.src]);
-	fflush(out);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	while (!stop_requested) {
-		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-
-		err = pysec_tracer_poll(&t, 50);
-		fflush(out);
-		if (err < 0) {
-			pysec_err("reading the ring buffer: %s", strerror(-err));
-			goto cleanup;
-		}
-		if (poll(&pfd, 1, 0) > 0)
-			break; /* the process exited */
-	}
-	/* what the process did before it exited (its exit record) is queued by now */
-	pysec_tracer_poll(&t, 0);
-	pysec_tracer_finish(&t);
-	rc = 0;
+	if (pysec_attach_trace(&t, &pl, &em, o.pid, pidfd, o.show == PYSEC_SHOW_ALL, o.verbose,
+			       &ops) == 0)
+		rc = 0;
 cleanup:
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
 	pysec_tracer_close(&t); /* detaches: the process runs on without probes */
 	pysec_pipeline_free(&pl);
-	if (pidfd >= 0)
-		close(pidfd);
+	close(pidfd);
 	if (out && out != stderr && out != stdout)
 		fclose(out);
 	else if (out)

@@ -734,7 +734,7 @@ void pysec_emit_source(struct pysec_emitter *e, uint32_t pid, const char *comm, 
 	if (e->format == PYSEC_FMT_JSON) {
 		struct json_object *o = json_object_new_object();
 		char t[64];
-		int64_t now = clock_ns(CLOCK_MONOTONIC);
+		int64_t now = e->lost_mono_ns ? (int64_t)e->lost_mono_ns : clock_ns(CLOCK_MONOTONIC);
 
 		format_time(e, (uint64_t)now, 1, t, sizeof(t));
 		add_int(o, "schema_version", PYSEC_SCHEMA_VERSION);

@@ -27,7 +27,7 @@ struct pysec_emitter {
 	uint64_t records;       /* records written */
 	uint64_t alerts;        /* alerts written */
 	int color;              /* ANSI colours (text on a terminal) */
-	uint64_t lost_mono_ns;  /* replay: when the loss was reported live (0: now) */
+	uint64_t lost_mono_ns;  /* replay: when a loss or source record was written live (0: now) */
 	char host[256];         /* this host's name, on alerts */
 	const struct pysec_ctl *ctl; /* the run's policy: rule ids of audit records */
 };

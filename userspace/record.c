@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "capture.h"
 #include "capwrite.h"
 #include "cli.h"
@@ -36,14 +37,16 @@ struct record_opts {
 	enum pysec_show show;
 	const char *output, *hook_lib, *path, *key, *policy;
 	uint64_t max_size, duration_s;
-	int verbose, force, attach_pid, no_namespace;
+	int verbose, force, no_namespace;
+	pid_t attach_pid; /* -p PID: record a running process */
 	enum pysec_mode mode; /* --enforce / --observe, else the policy's */
 	char **command;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pysectrace record -w FILE [OPTIONS] -- COMMAND [ARGS...]\n\n"
+	fprintf(f, "usage: pysectrace record -w FILE [OPTIONS] -- COMMAND [ARGS...]\n"
+		   "       pysectrace record -w FILE [OPTIONS] -p PID\n\n"
 		   "Run COMMAND as `pysectrace run` does and also write everything the tracer\n"
 		   "saw into a signed capture FILE (mode 0600): every ring-buffer record, losses,\n"
 		   "alerts and what /proc answered, so that `pysectrace replay` prints the same\n"
@@ -61,7 +64,10 @@ static void usage(FILE *f)
 		   "                       bytes (suffix k, M, G); each part is a whole capture\n"
 		   "  --duration SECS      rotate after SECS seconds per part\n"
 		   "  --force              overwrite FILE (and its parts)\n"
-		   "  -p, --pid PID        attach to a running process (not in this build)\n"
+		   "  -p, --pid PID        record a running process (and the children it starts\n"
+		   "                       from then on) as `pysectrace attach` traces it,\n"
+		   "                       instead of a COMMAND; ends when PID exits or on\n"
+		   "                       SIGINT/SIGTERM\n"
 		   "  --format, -o, --show, --hook-lib, --no-namespace, -v\n"
 		   "                       the live output, as for `pysectrace run`\n"
 		   "  -h, --help           this help\n\n"
@@ -145,9 +151,19 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 		case 'F':
 			o->force = 1;
 			break;
-		case 'p':
-			o->attach_pid = 1;
+		case 'p': {
+			char *end;
+			long pid;
+
+			errno = 0;
+			pid = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || pid <= 0 || pid > INT_MAX) {
+				pysec_err("-p must be a process id, not '%s'", optarg);
+				return -1;
+			}
+			o->attach_pid = (pid_t)pid;
 			break;
+		}
 		case 'o':
 			o->output = optarg;
 			break;
@@ -209,18 +225,25 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 			return -1;
 		}
 	}
-	if (o->attach_pid) {
-		pysec_err("record: -p/--pid needs attaching to a running process, which this "
-			  "build does not have yet; record a command instead (-- COMMAND)");
-		return -1;
-	}
 	if (!o->path) {
 		pysec_err("record: no capture file given (-w FILE)");
 		return -1;
 	}
+	if (o->attach_pid) {
+		if (optind < argc) {
+			pysec_err("record: -p PID and a COMMAND exclude each other");
+			return -1;
+		}
+		if (o->policy || o->mode) {
+			pysec_err("record -p: --policy/--enforce/--observe need a COMMAND that "
+				  "record starts (like attach, -p only watches)");
+			return -1;
+		}
+		return 0;
+	}
 	if (optind >= argc) {
-		pysec_err(
-		    "record: no COMMAND given (pysectrace record -w FILE -- COMMAND [ARGS...])");
+		pysec_err("record: no COMMAND given (pysectrace record -w FILE -- COMMAND [ARGS...] "
+			  "or -p PID)");
 		return -1;
 	}
 	o->command = argv + optind;
@@ -355,9 +378,11 @@ static struct json_object *make_header(const struct record_opts *o, const struct
 	json_object_object_add(h, "start_mono_ns",
 			       json_object_new_int64(clock_ns(CLOCK_MONOTONIC)));
 	json_object_object_add(h, "wall_offset_ns", json_object_new_int64(em->wall_offset_ns));
-	for (char **a = o->command; *a; a++)
+	for (char **a = o->command; a && *a; a++)
 		json_object_array_add(cmd, json_object_new_string(*a));
 	json_object_object_add(h, "command", cmd);
+	json_object_object_add(h, "attach_pid",
+			       o->attach_pid ? json_object_new_int((int)o->attach_pid) : NULL);
 	if (policy_text) {
 		struct json_object *p = json_object_new_object();
 
@@ -400,6 +425,27 @@ static void on_tick(void *ctx)
 	pysec_capwriter_tick(t->cw);
 }
 
+/* attach's source record, kept in the capture for replay to print */
+static void note_source(void *ctx, uint64_t mono_ns, uint32_t pid, const char *comm,
+			const char *source, const char *probe, const char *blind)
+{
+	struct record_tick *t = ctx;
+	struct json_object *o = json_object_new_object();
+	char *state;
+
+	json_object_object_add(o, "mono_ns", json_object_new_int64((int64_t)mono_ns));
+	json_object_object_add(o, "pid", json_object_new_int64(pid));
+	json_object_object_add(o, "comm", json_object_new_string(comm));
+	json_object_object_add(o, "source", json_object_new_string(source));
+	json_object_object_add(o, "probe", json_object_new_string(probe));
+	json_object_object_add(o, "blind", json_object_new_string(blind));
+	if (asprintf(&state, "source %s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) >= 0) {
+		pysec_capwriter_note_state(t->cw, state);
+		free(state);
+	}
+	json_object_put(o);
+}
+
 /* The policy's text for the header: the file's, or the built-in one's YAML. */
 static int policy_text_of(const char *path, const struct pysec_policy *p, char **text)
 {
@@ -434,7 +480,7 @@ int cmd_record(int argc, char **argv)
 	size_t keylen = 0;
 	char *policy_text = NULL, ctl_path[PATH_MAX + 80] = "";
 	FILE *out = NULL;
-	int rc = EXIT_TOOL_FAILED, cw_open = 0;
+	int rc = EXIT_TOOL_FAILED, cw_open = 0, pidfd = -1;
 
 	if (!ke)
 		return EXIT_TOOL_FAILED;
@@ -444,6 +490,8 @@ int cmd_record(int argc, char **argv)
 	if (pysec_launch_load_policy(o.policy, &o.mode, &policy) < 0)
 		goto cleanup;
 	if (pysec_check_host("record") < 0)
+		goto cleanup;
+	if (o.attach_pid && (pidfd = pysec_attach_open(o.attach_pid)) < 0)
 		goto cleanup;
 	if (policy_text_of(o.policy, policy, &policy_text) < 0)
 		goto cleanup;
@@ -470,6 +518,18 @@ int cmd_record(int argc, char **argv)
 		pysec_err("out of memory");
 		goto cleanup;
 	}
+	tick = (struct record_tick){.out = out, .cw = &cw, .tracer = &t};
+	if (o.attach_pid) {
+		struct pysec_attach_ops ops = {.tick = on_tick, .source = note_source, .ctx = &tick};
+
+		rc = pysec_attach_trace(&t, &pl, &em, o.attach_pid, pidfd, 1, o.verbose, &ops) < 0
+			 ? EXIT_TOOL_FAILED
+			 : 0;
+		if (pysec_capwriter_close(&cw, rc) < 0)
+			rc = EXIT_TOOL_FAILED;
+		cw_open = 0;
+		goto cleanup;
+	}
 	/* the capture holds every syscall with its verdict: replay can --show all */
 	to = (struct pysec_tracer_opts){.hook_lib = o.hook_lib,
 					.show_all = 1,
@@ -484,7 +544,6 @@ int cmd_record(int argc, char **argv)
 	em.ctl = policy ? &policy->ctl : NULL;
 	if (o.mode && pysec_kenforce_open(ke, o.mode, policy, &t, &pl) < 0)
 		goto cleanup;
-	tick = (struct record_tick){.out = out, .cw = &cw, .tracer = &t};
 	rc = pysec_launch_traced(&t, ke, o.command, o.no_namespace, on_tick, &tick);
 	if (pysec_capwriter_close(&cw, rc) < 0)
 		rc = EXIT_TOOL_FAILED;
@@ -497,6 +556,8 @@ cleanup:
 	if (ctl_path[0])
 		pysec_ctl_withdraw(ctl_path);
 	pysec_tracer_close(&t);
+	if (pidfd >= 0)
+		close(pidfd);
 	pysec_policy_free(policy);
 	pysec_pipeline_free(&pl);
 	json_object_put(hdr);

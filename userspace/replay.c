@@ -316,6 +316,35 @@ static void rejudge_audit(const struct judge *j, void *rec, size_t len)
 		a->flags |= PYSEC_F_WOULD_DENY;
 }
 
+static const char *str_of(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+		   ? json_object_get_string(v)
+		   : "";
+}
+
+/* record -p: the source record attach wrote first, printed again. */
+static void replay_source(struct replay_state *st, const struct pysec_cap_rec *r)
+{
+	struct json_tokener *tok = json_tokener_new_ex(8);
+	struct json_object *o;
+
+	if (!tok)
+		return;
+	o = json_tokener_parse_ex(tok, (const char *)r->data + 7, (int)r->len - 7);
+	if (json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_is_type(o, json_type_object) && st->em) {
+		st->em->lost_mono_ns = (uint64_t)get_int(o, "mono_ns", 0);
+		pysec_emit_source(st->em, (uint32_t)get_int(o, "pid", 0), str_of(o, "comm"),
+				  str_of(o, "source"), str_of(o, "probe"), str_of(o, "blind"));
+		st->em->lost_mono_ns = 0;
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+}
+
 /* One record: 0, or -1 when it cannot be used (message printed). */
 static int feed(struct replay_state *st, const struct pysec_cap_rec *r, const char *path,
 		unsigned file)
@@ -379,6 +408,8 @@ static int feed(struct replay_state *st, const struct pysec_cap_rec *r, const ch
 	case PYSEC_CAP_STATE:
 		if (r->len == 11 && !memcmp(r->data, "kernel_lost", 11))
 			pysec_classifier_kernel_lost(st->pl->cls);
+		else if (r->len > 7 && !memcmp(r->data, "source ", 7))
+			replay_source(st, r);
 		return 0;
 	case PYSEC_CAP_ALERT:
 		if (st->hk && st->hk->alert)

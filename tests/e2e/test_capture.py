@@ -454,6 +454,54 @@ rules:
         self.assertGreater(sum(1 for r in got if r.get("event") == "open"), 0,
                            "the intact prefix holds the program's opens")
 
+    def test_record_running_process(self):
+        """record -p: a hooked process started on its own; its bypass after the
+        attach is in the capture, and replay prints what record printed live."""
+        d = tempfile.mkdtemp(prefix="pid-", dir=self._tmp)
+        cap, key, live, go = (os.path.join(d, n) for n in ("p.cap", "k", "live.jsonl", "go"))
+        prog = ("import ctypes, os, sys, time\n"
+                "while not os.path.exists(sys.argv[1]):\n"
+                "    time.sleep(0.05)\n"
+                "libc = ctypes.CDLL(None)\n"
+                "fd = libc.open(b'/etc/shadow', 0)\n"
+                "libc.close(fd)\n")
+        env = U.clean_env(LD_PRELOAD=U.hook_lib())
+        target = subprocess.Popen([U.SYSTEM_PYTHON, "-c", prog, go], env=env,
+                                  stdin=subprocess.DEVNULL)
+        try:
+            rec = subprocess.Popen([U.tracer(), "record", "-w", cap, "--key", key, "-p",
+                                    str(target.pid), "--format", "json", "--show", "alerts",
+                                    "-o", live], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   universal_newlines=True)
+            deadline = time.time() + 30  # the source record: attached
+            while time.time() < deadline and rec.poll() is None and not (
+                    os.path.exists(live) and os.path.getsize(live)):
+                time.sleep(0.05)
+            open(go, "w").close()
+            _, err = rec.communicate(timeout=60)
+        finally:
+            if target.poll() is None:
+                target.kill()
+            target.wait()
+        self.assertEqual(rec.returncode, 0, err)
+        with open(live) as f:
+            want = U.parse_json_lines(f.read())
+        self.assertEqual(want[0]["type"], "source", want)
+        self.assertEqual((want[0]["pid"], want[0]["source"]), (target.pid, "hook"))
+        shadow = [r for r in want if r["type"] == "alert" and r.get("path") == "/etc/shadow"]
+        self.assertEqual([a["kind"] for a in shadow], ["bypass"], want)
+        _, rc, out, err, _ = tool("verify", "--key", key, cap)
+        self.assertEqual(rc, 0, out + err)
+        _, rc, out, err, _ = tool("replay", "--format", "json", "--show", "alerts", cap)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(U.strict_equal(U.parse_json_lines(out), want),
+                        "replay differs from record -p's live output:\n" + out)
+        _, rc, _, err, _ = tool("record", "-w", os.path.join(d, "x.cap"), "--key", key, "-p",
+                                "999999999")
+        self.assertEqual(rc, 125, err)
+        self.assertIn("999999999", err)
+
     def test_report_renders_in_chromium(self):
         rec = Recording(U.SYSTEM_PYTHON, self._tmp)
         self.assertEqual(rec.rc, 0, rec.describe())
