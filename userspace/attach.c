@@ -25,10 +25,7 @@
 #include "tracer.h"
 
 struct attach_opts {
-	enum pysec_format format;
-	enum pysec_show show;
-	const char *output;
-	int verbose;
+	struct pysec_trace_opts t; /* format, show, output, verbose */
 	pid_t pid;
 };
 
@@ -79,51 +76,27 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 {
 	static const struct option longopts[] = {
 	    {"pid", required_argument, NULL, 'p'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"show", required_argument, NULL, 's'},
-	    {"verbose", no_argument, NULL, 'v'},
+	    PYSEC_OPT_FORMAT,
+	    PYSEC_OPT_OUTPUT,
+	    PYSEC_OPT_SHOW,
+	    PYSEC_OPT_VERBOSE,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int c, v;
-	char *end;
-	long pid;
+	int c, r;
 
 	memset(o, 0, sizeof(*o));
-	o->format = PYSEC_FMT_TEXT;
-	o->show = PYSEC_SHOW_AUDIT;
+	pysec_trace_opts_init(&o->t);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:o:vh", longopts, NULL)) != -1) {
+		if ((r = pysec_trace_opt(&o->t, c, optarg)) < 0)
+			return -1;
+		if (r)
+			continue;
 		switch (c) {
 		case 'p':
-			errno = 0;
-			pid = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || pid <= 0 || pid > INT_MAX) {
-				pysec_err("-p must be a process id, not '%s'", optarg);
+			if (pysec_parse_pid(optarg, &o->pid) < 0)
 				return -1;
-			}
-			o->pid = (pid_t)pid;
-			break;
-		case 'f':
-			if ((v = pysec_parse_format(optarg)) < 0) {
-				pysec_err("--format must be text or json, not '%s'", optarg);
-				return -1;
-			}
-			o->format = v;
-			break;
-		case 's':
-			if ((v = pysec_parse_show(optarg)) < 0) {
-				pysec_err("--show must be audit, alerts or all, not '%s'", optarg);
-				return -1;
-			}
-			o->show = v;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'v':
-			o->verbose = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -408,23 +381,19 @@ int cmd_attach(int argc, char **argv)
 	pidfd = pysec_attach_open(o.pid);
 	if (pidfd < 0)
 		return EXIT_TOOL_FAILED;
-	if (!o.output)
-		out = stderr;
-	else if (!strcmp(o.output, "-"))
-		out = stdout;
-	else if (!(out = fopen(o.output, "we"))) {
-		pysec_err("cannot write %s: %s", o.output, strerror(errno));
+	out = pysec_open_output(o.t.output);
+	if (!out) {
 		close(pidfd);
 		return EXIT_TOOL_FAILED;
 	}
-	pysec_emitter_init(&em, out, o.format, o.show);
+	pysec_emitter_init(&em, out, o.t.format, o.t.show);
 	struct pysec_attach_ops ops = {.tick = flush_output, .ctx = out};
 
 	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0) {
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	if (pysec_attach_trace(&t, &pl, &em, o.pid, pidfd, o.show == PYSEC_SHOW_ALL, o.verbose,
+	if (pysec_attach_trace(&t, &pl, &em, o.pid, pidfd, o.t.show == PYSEC_SHOW_ALL, o.t.verbose,
 			       &ops) == 0)
 		rc = 0;
 cleanup:

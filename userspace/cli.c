@@ -2,6 +2,8 @@
 /* cli.c — what the verbs share: messages, libbpf's log, finding the hook. */
 #define _GNU_SOURCE
 #include <bpf/libbpf.h>
+#include <errno.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -76,3 +78,87 @@ int pysec_find_hook_lib(const char *explicit_path, char *out, unsigned long outl
 	return -1;
 }
 
+
+void pysec_trace_opts_init(struct pysec_trace_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = PYSEC_FMT_TEXT;
+	o->show = PYSEC_SHOW_AUDIT;
+}
+
+int pysec_trace_opt(struct pysec_trace_opts *o, int c, const char *arg)
+{
+	int v;
+
+	switch (c) {
+	case 'f':
+		if ((v = pysec_parse_format(arg)) < 0) {
+			pysec_err("--format must be text or json, not '%s'", arg);
+			return -1;
+		}
+		o->format = v;
+		return 1;
+	case 's':
+		if ((v = pysec_parse_show(arg)) < 0) {
+			pysec_err("--show must be audit, alerts or all, not '%s'", arg);
+			return -1;
+		}
+		o->show = v;
+		return 1;
+	case 'o':
+		o->output = arg;
+		return 1;
+	case 'L':
+		o->hook_lib = arg;
+		return 1;
+	case 'P':
+		o->policy = arg;
+		return 1;
+	case 'v':
+		o->verbose = 1;
+		return 1;
+	case 'N':
+		o->no_namespace = 1;
+		return 1;
+	case 'E':
+	case 'O':
+		v = c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
+		if (o->mode && (int)o->mode != v) {
+			pysec_err("--enforce and --observe exclude each other");
+			return -1;
+		}
+		o->mode = v;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+FILE *pysec_open_output(const char *path)
+{
+	FILE *f;
+
+	if (!path)
+		return stderr;
+	if (!strcmp(path, "-"))
+		return stdout;
+	f = fopen(path, "we");
+	if (!f)
+		pysec_err("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+int pysec_parse_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long pid;
+
+	errno = 0;
+	pid = strtol(s, &end, 10);
+	if (errno || *end || end == s || pid <= 0 || pid > INT_MAX) {
+		pysec_err("-p must be a process id, not '%s'", s);
+		return -1;
+	}
+	*out = (pid_t)pid;
+	return 0;
+}

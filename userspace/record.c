@@ -33,13 +33,11 @@
 #define POLICY_TEXT_MAX (128 * 1024) /* escaped, it fits a header record */
 
 struct record_opts {
-	enum pysec_format format;
-	enum pysec_show show;
-	const char *output, *hook_lib, *path, *key, *policy;
+	struct pysec_trace_opts t; /* run's options */
+	const char *path, *key;
 	uint64_t max_size, duration_s;
-	int verbose, force, no_namespace;
+	int force;
 	pid_t attach_pid; /* -p PID: record a running process */
-	enum pysec_mode mode; /* --enforce / --observe, else the policy's */
 	char **command;
 };
 
@@ -114,30 +112,26 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 	static const struct option longopts[] = {
 		{ "write", required_argument, NULL, 'w' },
 		{ "key", required_argument, NULL, 'K' },
-		{ "policy", required_argument, NULL, 'P' },
 		{ "max-size", required_argument, NULL, 'S' },
 		{ "duration", required_argument, NULL, 'D' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "pid", required_argument, NULL, 'p' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "show", required_argument, NULL, 's' },
-		{ "hook-lib", required_argument, NULL, 'L' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "no-namespace", no_argument, NULL, 'N' },
-		{ "enforce", no_argument, NULL, 'E' },
-		{ "observe", no_argument, NULL, 'O' },
+		PYSEC_OPT_FORMAT, PYSEC_OPT_OUTPUT,  PYSEC_OPT_SHOW,  PYSEC_OPT_HOOK_LIB,
+		PYSEC_OPT_POLICY, PYSEC_OPT_VERBOSE, PYSEC_OPT_NO_NS, PYSEC_OPT_ENFORCE,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* clang-format on */
-	int c, v;
+	int c, r;
 
 	memset(o, 0, sizeof(*o));
-	o->format = PYSEC_FMT_TEXT;
-	o->show = PYSEC_SHOW_AUDIT;
+	pysec_trace_opts_init(&o->t);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+w:o:p:vh", longopts, NULL)) != -1) {
+		if ((r = pysec_trace_opt(&o->t, c, optarg)) < 0)
+			return -1;
+		if (r)
+			continue;
 		switch (c) {
 		case 'w':
 			o->path = optarg;
@@ -145,44 +139,12 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 		case 'K':
 			o->key = optarg;
 			break;
-		case 'P':
-			o->policy = optarg;
-			break;
 		case 'F':
 			o->force = 1;
 			break;
-		case 'p': {
-			char *end;
-			long pid;
-
-			errno = 0;
-			pid = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || pid <= 0 || pid > INT_MAX) {
-				pysec_err("-p must be a process id, not '%s'", optarg);
+		case 'p':
+			if (pysec_parse_pid(optarg, &o->attach_pid) < 0)
 				return -1;
-			}
-			o->attach_pid = (pid_t)pid;
-			break;
-		}
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'L':
-			o->hook_lib = optarg;
-			break;
-		case 'N':
-			o->no_namespace = 1;
-			break;
-		case 'E':
-		case 'O':
-			if (o->mode && o->mode != (c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE)) {
-				pysec_err("--enforce and --observe exclude each other");
-				return -1;
-			}
-			o->mode = c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
-			break;
-		case 'v':
-			o->verbose = 1;
 			break;
 		case 'S':
 			if (parse_size(optarg, &o->max_size) < 0) {
@@ -203,20 +165,6 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 				return -1;
 			}
 			break;
-		case 'f':
-			if ((v = pysec_parse_format(optarg)) < 0) {
-				pysec_err("--format must be text or json, not '%s'", optarg);
-				return -1;
-			}
-			o->format = v;
-			break;
-		case 's':
-			if ((v = pysec_parse_show(optarg)) < 0) {
-				pysec_err("--show must be audit, alerts or all, not '%s'", optarg);
-				return -1;
-			}
-			o->show = v;
-			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -234,7 +182,7 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 			pysec_err("record: -p PID and a COMMAND exclude each other");
 			return -1;
 		}
-		if (o->policy || o->mode) {
+		if (o->t.policy || o->t.mode) {
 			pysec_err("record -p: --policy/--enforce/--observe need a COMMAND that "
 				  "record starts (like attach, -p only watches)");
 			return -1;
@@ -248,20 +196,6 @@ static int parse_opts(int argc, char **argv, struct record_opts *o)
 	}
 	o->command = argv + optind;
 	return 0;
-}
-
-static FILE *open_output(const char *path)
-{
-	FILE *f;
-
-	if (!path)
-		return stderr;
-	if (!strcmp(path, "-"))
-		return stdout;
-	f = fopen(path, "we");
-	if (!f)
-		pysec_err("cannot write %s: %s", path, strerror(errno));
-	return f;
 }
 
 /* The key: --key or the default, created (0600) when missing. */
@@ -393,7 +327,7 @@ static struct json_object *make_header(const struct record_opts *o, const struct
 	} else {
 		json_object_object_add(h, "policy", NULL);
 	}
-	json_object_object_add(h, "mode", o->mode ? json_object_new_string(pysec_mode_name(o->mode))
+	json_object_object_add(h, "mode", o->t.mode ? json_object_new_string(pysec_mode_name(o->t.mode))
 						  : NULL);
 	json_object_object_add(sizes, "audit",
 			       json_object_new_int((int)sizeof(struct pysec_audit_rec)));
@@ -487,21 +421,21 @@ int cmd_record(int argc, char **argv)
 	ke->cg_fd = -1;
 	if (parse_opts(argc, argv, &o) < 0)
 		goto cleanup;
-	if (pysec_launch_load_policy(o.policy, &o.mode, &policy) < 0)
+	if (pysec_launch_load_policy(o.t.policy, &o.t.mode, &policy) < 0)
 		goto cleanup;
 	if (pysec_check_host("record") < 0)
 		goto cleanup;
 	if (o.attach_pid && (pidfd = pysec_attach_open(o.attach_pid)) < 0)
 		goto cleanup;
-	if (policy_text_of(o.policy, policy, &policy_text) < 0)
+	if (policy_text_of(o.t.policy, policy, &policy_text) < 0)
 		goto cleanup;
 	if (get_key(o.key, key, &keylen) < 0)
 		goto cleanup;
-	out = open_output(o.output);
+	out = pysec_open_output(o.t.output);
 	if (!out)
 		goto cleanup;
-	pysec_emitter_init(&em, out, o.format, o.show);
-	hdr = make_header(&o, &em, policy_text, o.policy);
+	pysec_emitter_init(&em, out, o.t.format, o.t.show);
+	hdr = make_header(&o, &em, policy_text, o.t.policy);
 	struct pysec_capwriter_opts co = {.path = o.path,
 					  .overwrite = o.force,
 					  .key = key,
@@ -522,7 +456,7 @@ int cmd_record(int argc, char **argv)
 	if (o.attach_pid) {
 		struct pysec_attach_ops ops = {.tick = on_tick, .source = note_source, .ctx = &tick};
 
-		rc = pysec_attach_trace(&t, &pl, &em, o.attach_pid, pidfd, 1, o.verbose, &ops) < 0
+		rc = pysec_attach_trace(&t, &pl, &em, o.attach_pid, pidfd, 1, o.t.verbose, &ops) < 0
 			 ? EXIT_TOOL_FAILED
 			 : 0;
 		if (pysec_capwriter_close(&cw, rc) < 0)
@@ -531,10 +465,10 @@ int cmd_record(int argc, char **argv)
 		goto cleanup;
 	}
 	/* the capture holds every syscall with its verdict: replay can --show all */
-	to = (struct pysec_tracer_opts){.hook_lib = o.hook_lib,
+	to = (struct pysec_tracer_opts){.hook_lib = o.t.hook_lib,
 					.show_all = 1,
-					.verbose = o.verbose,
-					.enforce = o.mode == PYSEC_MODE_ENFORCE};
+					.verbose = o.t.verbose,
+					.enforce = o.t.mode == PYSEC_MODE_ENFORCE};
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
 	/* every event fires: a replay with another policy may need any of them */
@@ -542,9 +476,9 @@ int cmd_record(int argc, char **argv)
 	    pysec_launch_publish(&t, policy, PYSEC_SHOW_ALL, ctl_path, sizeof(ctl_path)) < 0)
 		goto cleanup;
 	em.ctl = policy ? &policy->ctl : NULL;
-	if (o.mode && pysec_kenforce_open(ke, o.mode, policy, &t, &pl) < 0)
+	if (o.t.mode && pysec_kenforce_open(ke, o.t.mode, policy, &t, &pl) < 0)
 		goto cleanup;
-	rc = pysec_launch_traced(&t, ke, o.command, o.no_namespace, on_tick, &tick);
+	rc = pysec_launch_traced(&t, ke, o.command, o.t.no_namespace, on_tick, &tick);
 	if (pysec_capwriter_close(&cw, rc) < 0)
 		rc = EXIT_TOOL_FAILED;
 	cw_open = 0;

@@ -543,67 +543,43 @@ static void usage(FILE *f)
 
 int cmd_replay(int argc, char **argv)
 {
-	/* clang-format off */
 	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "show", required_argument, NULL, 's' },
-		{ "policy", required_argument, NULL, 'P' },
+		PYSEC_OPT_FORMAT, PYSEC_OPT_OUTPUT, PYSEC_OPT_SHOW, PYSEC_OPT_POLICY,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* clang-format on */
-	enum pysec_format format = PYSEC_FMT_TEXT;
-	enum pysec_show show = PYSEC_SHOW_AUDIT;
-	const char *output = NULL;
+	struct pysec_trace_opts o;
 	struct pysec_pipeline pl;
 	struct pysec_emitter em;
 	enum pysec_replay_result res;
 	struct pysec_replay_hooks hooks = {0};
 	FILE *out;
-	int c, v;
+	int c, r;
 
+	pysec_trace_opts_init(&o);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if ((v = pysec_parse_format(optarg)) < 0) {
-				pysec_err("--format must be text or json, not '%s'", optarg);
-				return EXIT_TOOL_FAILED;
-			}
-			format = v;
-			break;
-		case 's':
-			if ((v = pysec_parse_show(optarg)) < 0) {
-				pysec_err("--show must be audit, alerts or all, not '%s'", optarg);
-				return EXIT_TOOL_FAILED;
-			}
-			show = v;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'P':
-			hooks.policy = optarg;
-			break;
-		case 'h':
+		if ((r = pysec_trace_opt(&o, c, optarg)) < 0)
+			return EXIT_TOOL_FAILED;
+		if (r)
+			continue;
+		if (c == 'h') {
 			usage(stdout);
 			return 0;
-		default:
-			usage(stderr);
-			return EXIT_TOOL_FAILED;
 		}
+		usage(stderr);
+		return EXIT_TOOL_FAILED;
 	}
+	hooks.policy = o.policy;
 	if (optind >= argc) {
 		pysec_err("replay: no capture file given (pysectrace replay FILE)");
 		return EXIT_TOOL_FAILED;
 	}
-	out = !output || !strcmp(output, "-") ? stdout : fopen(output, "we");
-	if (!out) {
-		pysec_err("cannot write %s: %s", output, strerror(errno));
+	/* replay's default output is stdout: it is the result, not a side channel */
+	out = pysec_open_output(o.output ? o.output : "-");
+	if (!out)
 		return EXIT_TOOL_FAILED;
-	}
-	pysec_emitter_init(&em, out, format, show);
+	pysec_emitter_init(&em, out, o.format, o.show);
 	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0) {
 		pysec_err("out of memory");
 		return EXIT_TOOL_FAILED;

@@ -27,14 +27,7 @@
 #include "tracer.h"
 
 struct run_opts {
-	enum pysec_format format;
-	enum pysec_show show;
-	const char *output;
-	const char *hook_lib;
-	int verbose;
-	int no_namespace; /* --no-namespace: LD_PRELOAD only */
-	enum pysec_mode mode;   /* --enforce / --observe, else the policy's */
-	const char *policy; /* --policy FILE */
+	struct pysec_trace_opts t;
 	char **command;
 };
 
@@ -89,70 +82,27 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "show", required_argument, NULL, 's' },
-		{ "hook-lib", required_argument, NULL, 'L' },
-		{ "policy", required_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "no-namespace", no_argument, NULL, 'N' },
-		{ "enforce", no_argument, NULL, 'E' },
-		{ "observe", no_argument, NULL, 'O' },
+		PYSEC_OPT_FORMAT, PYSEC_OPT_OUTPUT,  PYSEC_OPT_SHOW,  PYSEC_OPT_HOOK_LIB,
+		PYSEC_OPT_POLICY, PYSEC_OPT_VERBOSE, PYSEC_OPT_NO_NS, PYSEC_OPT_ENFORCE,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, v;
+	int c, r;
 
-	memset(o, 0, sizeof(*o));
-	o->format = PYSEC_FMT_TEXT;
-	o->show = PYSEC_SHOW_AUDIT;
+	pysec_trace_opts_init(&o->t);
+	o->command = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if ((v = pysec_parse_format(optarg)) < 0) {
-				pysec_err("--format must be text or json, not '%s'", optarg);
-				return -1;
-			}
-			o->format = v;
-			break;
-		case 's':
-			if ((v = pysec_parse_show(optarg)) < 0) {
-				pysec_err("--show must be audit, alerts or all, not '%s'", optarg);
-				return -1;
-			}
-			o->show = v;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'L':
-			o->hook_lib = optarg;
-			break;
-		case 'P':
-			o->policy = optarg;
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'N':
-			o->no_namespace = 1;
-			break;
-		case 'E':
-		case 'O':
-			if (o->mode && o->mode != (c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE)) {
-				pysec_err("--enforce and --observe exclude each other");
-				return -1;
-			}
-			o->mode = c == 'E' ? PYSEC_MODE_ENFORCE : PYSEC_MODE_OBSERVE;
-			break;
-		case 'h':
+		if ((r = pysec_trace_opt(&o->t, c, optarg)) < 0)
+			return -1;
+		if (r)
+			continue;
+		if (c == 'h') {
 			usage(stdout);
 			exit(0);
-		default:
-			usage(stderr);
-			return -1;
 		}
+		usage(stderr);
+		return -1;
 	}
 	if (optind >= argc) {
 		pysec_err("run: no COMMAND given (pysectrace run [OPTIONS] -- COMMAND [ARGS...])");
@@ -160,20 +110,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	}
 	o->command = argv + optind;
 	return 0;
-}
-
-static FILE *open_output(const char *path)
-{
-	FILE *f;
-
-	if (!path)
-		return stderr;
-	if (!strcmp(path, "-"))
-		return stdout;
-	f = fopen(path, "we");
-	if (!f)
-		pysec_err("cannot write %s: %s", path, strerror(errno));
-	return f;
 }
 
 static void flush_output(void *ctx)
@@ -199,34 +135,34 @@ int cmd_run(int argc, char **argv)
 	ke->cg_fd = -1;
 	if (parse_opts(argc, argv, &o) < 0)
 		goto cleanup;
-	if (pysec_launch_load_policy(o.policy, &o.mode, &policy) < 0)
+	if (pysec_launch_load_policy(o.t.policy, &o.t.mode, &policy) < 0)
 		goto cleanup;
 	if (pysec_check_host("run") < 0)
 		goto cleanup;
-	out = open_output(o.output);
+	out = pysec_open_output(o.t.output);
 	if (!out)
 		goto cleanup;
-	pysec_emitter_init(&em, out, o.format, o.show);
+	pysec_emitter_init(&em, out, o.t.format, o.t.show);
 	if (pysec_pipeline_init(&pl) < 0 || pysec_pipeline_add_emitter(&pl, &em) < 0) {
 		pysec_err("out of memory");
 		goto cleanup;
 	}
-	to = (struct pysec_tracer_opts){ .hook_lib = o.hook_lib,
-					 .show_all = o.show == PYSEC_SHOW_ALL,
-					 .verbose = o.verbose,
-					 .enforce = o.mode == PYSEC_MODE_ENFORCE };
+	to = (struct pysec_tracer_opts){ .hook_lib = o.t.hook_lib,
+					 .show_all = o.t.show == PYSEC_SHOW_ALL,
+					 .verbose = o.t.verbose,
+					 .enforce = o.t.mode == PYSEC_MODE_ENFORCE };
 	if (pysec_tracer_open(&t, &to, &pl) < 0)
 		goto cleanup;
-	if (policy && pysec_launch_publish(&t, policy, o.show, ctl_path, sizeof(ctl_path)) < 0)
+	if (policy && pysec_launch_publish(&t, policy, o.t.show, ctl_path, sizeof(ctl_path)) < 0)
 		goto cleanup;
 	em.ctl = policy ? &policy->ctl : NULL;
-	if (o.mode && pysec_kenforce_open(ke, o.mode, policy, &t, &pl) < 0)
+	if (o.t.mode && pysec_kenforce_open(ke, o.t.mode, policy, &t, &pl) < 0)
 		goto cleanup;
-	rc = pysec_launch_traced(&t, ke, o.command, o.no_namespace, flush_output, out);
+	rc = pysec_launch_traced(&t, ke, o.command, o.t.no_namespace, flush_output, out);
 	/* the last sink stage: records stdio could not write are lost too */
 	if (fflush(out) != 0 || ferror(out))
 		pysec_err("writing %s failed (%s): records are missing from it",
-			  o.output ? o.output : "stderr", strerror(errno));
+			  o.t.output ? o.t.output : "stderr", strerror(errno));
 cleanup:
 	pysec_kenforce_close(ke);
 	free(ke);
