@@ -372,6 +372,32 @@ static int openssl_trust_store(const struct pysec_sysctx *x)
 }
 
 /*
+ * ssl.SSLContext.load_cert_chain / load_verify_locations(cafile=) /
+ * load_dh_params: OpenSSL reads the certificate and key files it was given,
+ * with no audit event (Modules/_ssl.c raises none).  Only reads of
+ * certificate/key-named files, in a process where CPython's _ssl module (or
+ * libssl, when _ssl is built in) is loaded, and that never used ctypes
+ * (which reaches libc or libcrypto by hand: then such reads stay alerts).
+ */
+static int openssl_key_files(const struct pysec_sysctx *x)
+{
+	static const char *const sfx[] = { ".pem", ".crt", ".cer", ".key", ".der" };
+	int named = 0;
+
+	if (!read_only(x) || has_dotdot(x->path))
+		return 0;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
+		named |= has_suffix(x->path, sfx[i]);
+	if (!named)
+		return 0;
+	if (x->proc->native_ffi)
+		return 0;
+	/* seen loading it, else (attached later) still mapping it */
+	return x->proc->ssl_loaded || pysec_proc_maps_file(x->r->h.pid, "_ssl.") ||
+	       pysec_proc_maps_file(x->r->h.pid, "libssl.so");
+}
+
+/*
  * glibc's get_nprocs() behind os.cpu_count() and multiprocessing reads the
  * online CPU list (sysfs, world-readable)
  */
@@ -562,6 +588,8 @@ static const struct baseline_rule {
 	{ "libc_gai_sort", libc_gai_sort,
 	  "getaddrinfo() probing its answers (RFC 3484 sort) on the asked port" },
 	{ "openssl_trust_store", openssl_trust_store, "OpenSSL reads its default trust store" },
+	{ "openssl_key_files", openssl_key_files,
+	  "OpenSSL reads the certificate/key files given to ssl (load_cert_chain, cafile=)" },
 	{ "libc_openpty", libc_openpty, "glibc allocating a pseudo-terminal (os.openpty, pty)" },
 	{ "libuuid_clock", libuuid_clock, "libuuid's clock file and daemon (uuid.uuid1)" },
 	{ "libc_syslog", libc_syslog, "syslog.openlog/syslog connecting to /dev/log" },

@@ -247,8 +247,19 @@ static void proc_new_image(struct pysec_proc *p, uint64_t ts)
 	p->script[0] = 0;
 	p->image_ns = ts;
 	p->bridge_broken = 0;
-	p->pykind = p->missing = 0;
+	p->pykind = p->missing = p->ssl_loaded = p->native_ffi = 0;
 	p->seq_first = p->seq_max = p->seq_seen = 0;
+}
+
+/* What the loader brought into the image that later rules rely on. */
+static void note_library(struct pysec_proc *p, const char *rule, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	if (!rule || strcmp(rule, "ld_so_library_load") || !base)
+		return;
+	if (!strncmp(base + 1, "_ssl.", 5) || !strncmp(base + 1, "libssl.so", 9))
+		p->ssl_loaded = 1;
 }
 
 static struct pysec_thread *thread_get(struct pysec_proc *p, uint32_t tid, int create)
@@ -487,6 +498,8 @@ static void on_audit(struct pysec_classifier *c, const struct pysec_audit_rec *r
 
 		c->fn(c->ctx, &al);
 	}
+	if (!strncmp(e->event, "ctypes.dl", 9) || !strncmp(e->event, "cffi.", 5))
+		p->native_ffi = 1;
 	if (!strncmp(e->event, "cpython.run_", 12)) {
 		p->started = 1;
 		if (!strcmp(e->event, "cpython.run_file") && (a0 = arg0_text(e->args)))
@@ -701,6 +714,7 @@ static void judge(struct pysec_classifier *c, struct pysec_proc *p, const struct
 	rule = pysec_baseline_explain(&x);
 	if (explained)
 		*explained = rule;
+	note_library(p, rule, path);
 	if (rule && !strcmp(rule, "sqlite_side_files"))
 		anchor_relative_db(p, path);
 	if (rule)
@@ -804,6 +818,7 @@ static void on_syscall(struct pysec_classifier *c, const struct pysec_sys_rec *r
 
 	copy_cstr(path, sizeof(path), r->path, strnlen(r->path, sizeof(r->path)));
 	*explained = pysec_baseline_explain(&x);
+	note_library(p, *explained, path);
 	if (!*explained && p->nprearm < PYSEC_PREARM_MAX)
 		p->prearm[p->nprearm++] = *r;
 	else if (!*explained)

@@ -64,6 +64,8 @@ struct pysec_proc {
 	uint32_t bridge_broken;
 	int pykind;        /* enum pysec_pykind of the current image (elfinfo.h) */
 	int missing;       /* hook_missing was reported for this image */
+	int ssl_loaded;    /* the loader opened CPython's _ssl or libssl in this image */
+	int native_ffi;    /* ctypes loaded a library or resolved a symbol in this image */
 	struct pysec_hdr exec_hdr; /* the exec that started the current image */ /* PYSEC_BRIDGE_* the kernel found so far in this image */
 	uint64_t seq_first, seq_max, seq_seen; /* the hook's sequence numbers */
 	/*

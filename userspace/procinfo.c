@@ -79,6 +79,25 @@ static long live_maps(uint32_t pid, const char *key, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
+static long live_mapped(uint32_t pid, const char *prefix, char *out, size_t cap)
+{
+	char path[64], line[4096];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *name = strrchr(line, '/');
+
+		found = name && !strncmp(name + 1, prefix, strlen(prefix));
+	}
+	fclose(f);
+	return snprintf(out, cap, "%d", found);
+}
+
 static long live_identity(uint32_t pid, char *out, size_t cap)
 {
 	struct json_object *o = json_object_new_object();
@@ -165,6 +184,8 @@ static long live_lookup(const char *kind, uint32_t pid, const char *key, char *o
 		return live_python_kind(pid, key, out, cap);
 	if (!strcmp(kind, PYSEC_Q_FILE))
 		return read_small(key, out, cap < 4097 ? cap : 4097);
+	if (!strcmp(kind, PYSEC_Q_MAPPED))
+		return live_mapped(pid, key, out, cap);
 	return -1;
 }
 
@@ -223,6 +244,13 @@ void pysec_proc_identity(uint32_t pid, struct json_object *o)
 		json_object_put(id);
 	}
 	free(buf);
+}
+
+int pysec_proc_maps_file(uint32_t pid, const char *prefix)
+{
+	char ans[8];
+
+	return pysec_lookup(PYSEC_Q_MAPPED, pid, prefix, ans, sizeof(ans)) == 1 && ans[0] == '1';
 }
 
 int pysec_proc_python_kind(uint32_t pid, const char *exe)

@@ -23,6 +23,7 @@
 #define PYSEC_Q_REALPATH "realpath" /* key path: resolved in the process's root */
 #define PYSEC_Q_PYKIND	 "pykind"   /* key exe: enum pysec_pykind of the image, "0".."2" */
 #define PYSEC_Q_FILE	 "file"	    /* pid 0, key a host file: its first 4 KiB */
+#define PYSEC_Q_MAPPED	 "mapped"   /* key a file-name prefix: "1" some mapping's name has it */
 
 struct pysec_lookup_ops {
 	/* answer into out (cap bytes): its length, or -1 when unknown */
@@ -51,6 +52,12 @@ long pysec_lookup(const char *kind, uint32_t pid, const char *key, char *out, si
  * *exec gets whether the mapping is executable.
  */
 void pysec_ip_origin(uint32_t pid, uint64_t ip, char *out, size_t outlen, int *exec);
+
+/*
+ * Does pid map a file whose name (after the last '/') starts with prefix?
+ * 0 when not, or when pid is gone.
+ */
+int pysec_proc_maps_file(uint32_t pid, const char *prefix);
 
 /* Add exe, cmdline, uid, cgroup of pid to o (what can still be read). */
 void pysec_proc_identity(uint32_t pid, struct json_object *o);

@@ -77,24 +77,10 @@ QUICK_FILTERS = {
 #   mapping   regex, search in the alert's origin mapping
 # Only true unaudited paths go here, never a false positive (that needs a
 # baseline rule, userspace/baseline.c) nor a tracer bug.
-EXPECTED = [
-    {
-        "id": "ssl_load_cert_chain_and_cafile",
-        # test_logging HTTPHandlerTest (secure=True): the server's
-        # SSLContext.load_cert_chain(keycert.pem) opens the file twice
-        # (certificate chain, then the key from the same file), and the
-        # client's ssl.create_default_context(cafile=keycert.pem) once more.
-        "match": {"syscall": {"openat"}, "path": r".*/test/(certdata/)?keycert\.pem",
-                  "flags": {0}, "tests": {"test_logging"}},
-        "source": "Modules/_ssl.c: _ssl__SSLContext_load_cert_chain_impl -> "
-                  "SSL_CTX_use_certificate_chain_file, SSL_CTX_use_PrivateKey_file "
-                  "(v3.12.0 _ssl.c:3844/3883/3901); _ssl__SSLContext_load_verify_locations_impl "
-                  "-> SSL_CTX_load_verify_locations (:4139). _ssl.c has no PySys_Audit at all "
-                  "(3.8-3.13).",
-        "why": "OpenSSL reads a caller-chosen certificate/key/CA file: any path, no audit "
-               "event. A true unaudited read, not the interpreter's own work.",
-    },
-]
+# (test_logging's keycert.pem, read by SSLContext.load_cert_chain and
+# create_default_context(cafile=), was here until the baseline rule
+# openssl_key_files explained it: _ssl loaded, no ctypes, a key/cert file.)
+EXPECTED = []
 
 
 def expected_for(alert, version, test):

@@ -65,6 +65,7 @@ NEGATIVES = {
     "libc_resolve_in_sockaddr": ["n06b_dns_port_then_literal_connect"],
     "libc_gai_sort": ["n07_connect_other_port_in_getaddrinfo"],
     "openssl_trust_store": ["n08a_certs_for_writing", "n08b_certs_lookalike"],
+    "openssl_key_files": ["n25a_key_file_by_ctypes", "n25b_pem_for_writing"],
     "libc_openpty": ["n16a_ptmx_read_only", "n16b_dev_tty"],
     "libuuid_clock": ["n17a_unix_connect_not_uuidd", "n17b_uuid_clock_lookalike"],
     "libc_syslog": ["n18a_dev_log_without_syslog_event", "n18b_other_socket_after_syslog_event"],
@@ -87,8 +88,8 @@ NEGATIVES = {
 }
 
 CONTROL_STEPS = ["files", "zipfile", "sqlite3", "logging", "json", "sockets", "subprocess",
-                 "posix_spawn", "fork_execv", "fork_child_events", "hashlib_ssl", "time",
-                 "tempfile", "import_extensions", "python_thread", "multiprocessing_spawn",
+                 "posix_spawn", "fork_execv", "fork_child_events", "hashlib_ssl",
+                 "ssl_cert_files", "time", "tempfile", "import_extensions", "python_thread", "multiprocessing_spawn",
                  "multiprocessing_forkserver", "end"]
 
 
@@ -625,6 +626,11 @@ class PerPython(object):
 
     def test_negative_openssl_trust_store(self):
         for step in ("n08a_certs_for_writing", "n08b_certs_lookalike"):
+            with self.subTest(step=step):
+                self.neg_open(step)
+
+    def test_negative_openssl_key_files(self):
+        for step in ("n25a_key_file_by_ctypes", "n25b_pem_for_writing"):
             with self.subTest(step=step):
                 self.neg_open(step)
 

@@ -917,6 +917,56 @@ static void test_openssl_trust_store(void **state)
 	}
 }
 
+/*
+ * Files named to ssl (load_cert_chain, cafile=): read-only key/cert names,
+ * once the loader brought in _ssl, and never after ctypes in the image.
+ */
+static void test_openssl_key_files(void **state)
+{
+	static const char *const in[] = {
+	    "/srv/tls/server.pem", "/srv/tls/server.key", "/etc/app/ca.crt",
+	    "/opt/x/client.cer",   "/opt/x/client.der",	  NULL,
+	};
+	static const char *const outside[] = {
+	    "/srv/tls/server.pem.bak", "/srv/tls/../../etc/shadow.pem", "/etc/shadow",
+	    "/home/u/.ssh/id_rsa",     "/srv/tls/keys",		    NULL,
+	};
+	const uint32_t pid = 4190001; /* no such process: /proc says nothing of it */
+	struct pysec_sys_rec r;
+
+	py_proc(pid);
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/srv/tls/server.pem", O_RDONLY);
+	expect_alert("a key file before _ssl is loaded", &r);
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED,
+		     "/usr/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so",
+		     RO_CLOEXEC);
+	expect_explained("the loader opens _ssl", &r, "ld_so_library_load");
+	for (const char *const *p = in; *p; p++) {
+		r = sys_open(pid, pid, PYSEC_V_UNAUDITED, *p, O_RDONLY);
+		expect_explained("a key/cert file, read", &r, "openssl_key_files");
+	}
+	for (const char *const *p = outside; *p; p++) {
+		r = sys_open(pid, pid, PYSEC_V_UNAUDITED, *p, O_RDONLY);
+		expect_alert("not a key/cert file name", &r);
+	}
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/srv/tls/new.pem", O_WRONLY | O_CREAT);
+	expect_alert("a cert file, written", &r);
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/srv/tls/server.key", O_RDWR);
+	expect_alert("a key file, read-write", &r);
+	ev(pid, pid, "ctypes.dlopen");
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/srv/tls/server.key", O_RDONLY);
+	expect_alert("a key file after ctypes", &r);
+	/* a new image has neither _ssl nor ctypes */
+	py_proc(pid);
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/srv/tls/server.key", O_RDONLY);
+	expect_alert("a key file in a new image without _ssl", &r);
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+		     RO_CLOEXEC);
+	expect_explained("the loader opens libssl", &r, "ld_so_library_load");
+	r = sys_open(pid, pid, PYSEC_V_UNAUDITED, "/srv/tls/server.key", O_RDONLY);
+	expect_explained("a key file, libssl loaded", &r, "openssl_key_files");
+}
+
 /* A listed directory must not explain a path that leaves it with "..". */
 static void test_listed_dirs_do_not_cover_dotdot(void **state)
 {
@@ -1994,6 +2044,7 @@ int main(void)
 	    T(test_libc_dns_query),
 	    T(test_libc_gai_sort),
 	    T(test_openssl_trust_store),
+	    T(test_openssl_key_files),
 	    T(test_listed_dirs_do_not_cover_dotdot),
 	    T(test_libc_openpty),
 	    T(test_libuuid_clock),
